@@ -1,0 +1,186 @@
+"""The narrow matrix-in / matrix-out functions the R package calls through reticulate.
+
+Conventions (R's, see ../shared/notes/r-python-environment.md):
+* matrices arrive as R stores them: features x cells, scipy CSC (from a dgCMatrix, float64
+  values that are integers); the transpose to cells x features CSR is free;
+* scalars may arrive as R doubles (``10.0``), character vectors of length one as ``str``;
+* results are plain numpy arrays: dense results as float64 in Fortran order (fastest to
+  convert to R), imputed matrices features x cells, clusters 1-based int32 (R's convention),
+  sparse results as scipy CSC features x cells;
+* the trained model crosses as bytes (:func:`model_to_bytes` / :func:`model_from_bytes`).
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import warnings
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import ScMVP
+
+__all__ = [
+    "fit", "embed", "impute_rna", "impute_atac", "model_to_bytes", "model_from_bytes",
+    "model_info", "config", "lines_progress",
+]
+
+
+def _cells_by_features(x):
+    """features x cells (scipy sparse or dense) -> cells x features, without copying data."""
+    if x is None:
+        return None
+    if sp.issparse(x):
+        return x.T  # CSC features x cells -> CSR cells x features (a view of the same arrays)
+    return np.asarray(x).T
+
+
+def _names(x) -> Optional[list]:
+    if x is None:
+        return None
+    if isinstance(x, str):
+        return [x]
+    return [str(v) for v in list(x)]
+
+
+def _int_or_none(x):
+    return None if x is None else int(x)
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return np.asfortranarray(x, dtype=np.float64)
+
+
+def lines_progress(every: Optional[int] = None, printer: Callable[[str], None] = print) -> Callable:
+    """A progress callback printing one line every ``every`` epochs (default: ~20 lines a fit)."""
+
+    def callback(epoch: int, max_epochs: int, record: dict) -> None:
+        step = every or max(1, max_epochs // 20)
+        if epoch == 1 or epoch % step == 0 or epoch == max_epochs:
+            held = record.get("validation_loss")
+            extra = f", held-out {held:.2f}" if held is not None else ""
+            printer(f"scMVP: epoch {epoch}/{max_epochs}, loss {record['loss']:.2f}{extra}")
+            sys.stdout.flush()
+
+    return callback
+
+
+def _results(model: ScMVP, rna, atac, batch, rna_features, atac_features, allow_missing=False) -> dict:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = model._query(rna, atac, batch, rna_features, atac_features, allow_missing=allow_missing)
+    from .train import posterior_means
+    import torch
+
+    z = posterior_means(model.module, data, model._device())
+    with torch.no_grad():
+        probs = model.module.cluster_log_probs(torch.from_numpy(z).to(model._device())).exp().cpu().numpy()
+    return {
+        "embedding": _f64(z),
+        "probabilities": _f64(probs),
+        "clusters": (probs.argmax(1) + 1).astype(np.int32),
+        "max_probability": probs.max(1).astype(np.float64),
+        "warnings": [str(w.message) for w in caught],
+    }
+
+
+def fit(rna=None, atac=None, rna_features=None, atac_features=None, batch=None, n_clusters=None,
+        n_latent=10, max_epochs=None, seed=42, device="auto", verbose=True, callback=None, **params) -> dict:
+    """Train on features x cells matrices; returns the model and the training cells' results.
+
+    Keys: ``model`` (an :class:`~scmvp.ScMVP`), ``embedding`` (cells x d), ``probabilities``
+    (cells x K), ``clusters`` (1-based), ``max_probability``, ``history`` (losses by name),
+    ``features_rna`` / ``features_atac`` (kept features), ``n_clusters``.
+    """
+    for key in ("n_hidden", "batch_size"):
+        if key in params:
+            params[key] = int(params[key])
+    model = ScMVP(n_latent=int(n_latent), n_clusters=_int_or_none(n_clusters), seed=int(seed), device=device,
+                  verbose=bool(verbose), progress_bar=bool(verbose) and callback is None, **params)
+    rna_t, atac_t = _cells_by_features(rna), _cells_by_features(atac)
+    batch = _names(batch)
+    model.fit(rna_t, atac_t, batch=batch, rna_features=_names(rna_features), atac_features=_names(atac_features),
+              max_epochs=_int_or_none(max_epochs), callback=callback)
+    out = _results(model, None, None, None, None, None)
+    out.update(
+        model=model,
+        history={k: np.asarray(v, dtype=np.float64) for k, v in model.history_.items()},
+        features_rna=model.features_["rna"] or [],
+        features_atac=model.features_["atac"] or [],
+        n_clusters=int(model.n_clusters_),
+    )
+    return out
+
+
+def embed(model: ScMVP, rna=None, atac=None, rna_features=None, atac_features=None, batch=None,
+          allow_missing: bool = True) -> dict:
+    """Embed new cells (features x cells) with a trained model; features are matched by name
+    and, with ``allow_missing``, absent ones are set to 0 and reported in ``warnings``."""
+    return _results(model, _cells_by_features(rna), _cells_by_features(atac), _names(batch),
+                    _names(rna_features), _names(atac_features), allow_missing)
+
+
+def impute_rna(model: ScMVP, rna=None, atac=None, rna_features=None, atac_features=None, features=None,
+               library=1e4, batch=None) -> np.ndarray:
+    """Denoised expression, genes x cells float64 (F order), for ``features`` (default all)."""
+    x = model.impute_rna(_cells_by_features(rna), _cells_by_features(atac), features=_names(features),
+                         library=None if library is None else float(library), batch=_names(batch),
+                         rna_features=_names(rna_features), atac_features=_names(atac_features))
+    return _f64(x.T)
+
+
+def impute_atac(model: ScMVP, rna=None, atac=None, rna_features=None, atac_features=None, features=None,
+                kind="probability", threshold=None, batch=None):
+    """Imputed accessibility, peaks x cells: float64 F-order array, or scipy CSC when a
+    ``threshold`` is given (values below it dropped)."""
+    y = model.impute_atac(_cells_by_features(rna), _cells_by_features(atac), features=_names(features), kind=kind,
+                          threshold=None if threshold is None else float(threshold), batch=_names(batch),
+                          rna_features=_names(rna_features), atac_features=_names(atac_features))
+    if sp.issparse(y):
+        return sp.csc_matrix(y.T, dtype=np.float64)
+    return _f64(y.T)
+
+
+def model_to_bytes(model: ScMVP) -> bytes:
+    """The model file's content as bytes (R keeps them as a raw vector)."""
+    return model.to_bytes()
+
+
+def model_from_bytes(data, device: str = "auto") -> ScMVP:
+    """A model from :func:`model_to_bytes` output (bytes, bytearray or a uint8 array)."""
+    if isinstance(data, np.ndarray):
+        data = data.astype(np.uint8).tobytes()
+    return ScMVP.from_bytes(bytes(data), device=device)
+
+
+def model_info(model: ScMVP) -> dict:
+    """Settings and feature names of a trained model."""
+    return {
+        "params": {**{k: getattr(model, k) for k in ("n_latent", "n_hidden", "modality", "attention", "cycle",
+                                                     "prior", "gate", "seed")}, "n_clusters": int(model.n_clusters_)},
+        "features_rna": model.features_["rna"] or [],
+        "features_atac": model.features_["atac"] or [],
+        "batch_categories": model.batch_categories_ or [],
+    }
+
+
+def config() -> dict:
+    """Python, package versions and the device ``"auto"`` resolves to."""
+    import scipy
+    import torch
+
+    from . import __version__
+
+    cuda = bool(torch.cuda.is_available())
+    return {
+        "python": sys.executable,
+        "python_version": platform.python_version(),
+        "scmvp": __version__,
+        "torch": str(torch.__version__),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "cuda": cuda,
+        "device": "cuda" if cuda else "cpu",
+        "threads": int(torch.get_num_threads()),
+    }

@@ -1,0 +1,128 @@
+"""Log-likelihoods of the two observation models (the one place they are defined).
+
+* RNA: negative binomial NB(mu, theta), mean ``mu``, inverse dispersion ``theta``.
+* ATAC: zero-inflated Poisson ZIP(lambda, pi), rate ``lambda``, zero-inflation given as
+  logits ``pi_logits`` (probability of a structural zero = sigmoid(pi_logits)).
+
+All functions are element-wise and return log p(x) with the shape of ``x``; callers sum
+over features. Each is tested against scipy.stats in ``tests/python/test_distributions.py``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "nb_log_prob",
+    "nb_log_prob_zero",
+    "zip_log_prob",
+    "zip_log_prob_zero",
+    "sparse_log_likelihood",
+    "NegativeBinomial",
+    "ZeroInflatedPoisson",
+]
+
+_EPS = 1e-8
+
+
+def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """log NB(x | mu, theta) = lgamma(x+theta) - lgamma(theta) - lgamma(x+1)
+    + theta*log(theta/(theta+mu)) + x*log(mu/(theta+mu))."""
+    log_theta_mu = torch.log(theta + mu + _EPS)
+    return (
+        torch.lgamma(x + theta)
+        - torch.lgamma(theta)
+        - torch.lgamma(x + 1.0)
+        + theta * (torch.log(theta + _EPS) - log_theta_mu)
+        + x * (torch.log(mu + _EPS) - log_theta_mu)
+    )
+
+
+def nb_log_prob_zero(mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """log NB(0 | mu, theta) = theta * log(theta / (theta + mu))."""
+    return theta * (torch.log(theta + _EPS) - torch.log(theta + mu + _EPS))
+
+
+def zip_log_prob_zero(rate: torch.Tensor, pi_logits: torch.Tensor) -> torch.Tensor:
+    """log ZIP(0 | rate, pi) = log(pi + (1 - pi) exp(-rate)) = log1p(-P(x > 0)), with
+    P(x > 0) = (1 - pi)(1 - exp(-rate)) capped at 1 - 1e-7 (so log p(0) >= -16.1). This form
+    uses vectorised sigmoid/expm1/log1p, about twice as fast on CPU as two softplus calls."""
+    p_pos = torch.sigmoid(-pi_logits) * -torch.expm1(-rate)
+    return torch.log1p(-p_pos.clamp(max=1.0 - 1e-7))
+
+
+def sparse_log_likelihood(log_prob, log_prob_zero, rows, cols, values, *params) -> torch.Tensor:
+    """Per-cell sum of log p(x) over all features for a sparse count matrix, without
+    evaluating the general density on the zeros: sum_j log p(0) + sum_{x_ij > 0} [log p(x_ij) -
+    log p(0)]. ``params`` are dense (B, F) tensors (or broadcastable to it); ``rows``, ``cols``
+    and ``values`` are the coordinates and values of the non-zero counts.
+    """
+    dense_params = torch.broadcast_tensors(*params)
+    total = log_prob_zero(*dense_params).sum(-1)
+    at_nz = [p[rows, cols] for p in dense_params]
+    correction = log_prob(values, *at_nz) - log_prob_zero(*at_nz)
+    return total.index_add(0, rows, correction)
+
+
+def zip_log_prob(x: torch.Tensor, rate: torch.Tensor, pi_logits: torch.Tensor) -> torch.Tensor:
+    """log ZIP(x | rate, pi): for x = 0, log(pi + (1-pi) exp(-rate)); for x > 0,
+    log(1-pi) + x log(rate) - rate - lgamma(x+1), with log(1-pi) = -softplus(pi_logits)."""
+    zero = zip_log_prob_zero(rate, pi_logits)
+    nonzero = -F.softplus(pi_logits) + x * torch.log(rate + _EPS) - rate - torch.lgamma(x + 1.0)
+    return torch.where(x < 0.5, zero, nonzero)
+
+
+class NegativeBinomial(torch.distributions.Distribution):
+    """NB with mean ``mu`` and inverse dispersion ``theta`` (scvi-tools' parametrisation)."""
+
+    arg_constraints = {}
+    support = torch.distributions.constraints.nonnegative_integer
+
+    def __init__(self, mu: torch.Tensor, theta: torch.Tensor, validate_args=False):
+        self.mu, self.theta = torch.broadcast_tensors(mu, theta)
+        super().__init__(self.mu.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.mu
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.mu + self.mu**2 / self.theta
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return nb_log_prob(value, self.mu, self.theta)
+
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        with torch.no_grad():
+            gamma = torch.distributions.Gamma(self.theta, self.theta / self.mu.clamp_min(_EPS))
+            return torch.poisson(gamma.sample(sample_shape))
+
+
+class ZeroInflatedPoisson(torch.distributions.Distribution):
+    """Poisson(rate) mixed with a point mass at zero of probability sigmoid(pi_logits)."""
+
+    arg_constraints = {}
+    support = torch.distributions.constraints.nonnegative_integer
+
+    def __init__(self, rate: torch.Tensor, pi_logits: torch.Tensor, validate_args=False):
+        self.rate, self.pi_logits = torch.broadcast_tensors(rate, pi_logits)
+        super().__init__(self.rate.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return torch.sigmoid(-self.pi_logits) * self.rate
+
+    def accessibility(self) -> torch.Tensor:
+        """P(x > 0) = (1 - pi) * (1 - exp(-rate))."""
+        return torch.sigmoid(-self.pi_logits) * -torch.expm1(-self.rate)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return zip_log_prob(value, self.rate, self.pi_logits)
+
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        with torch.no_grad():
+            shape = self._extended_shape(sample_shape)
+            counts = torch.poisson(self.rate.expand(shape))
+            structural_zero = torch.rand(shape, device=self.rate.device) < torch.sigmoid(self.pi_logits)
+            return counts.masked_fill(structural_zero, 0.0)

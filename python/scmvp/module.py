@@ -1,0 +1,186 @@
+"""The scMVP torch module: encoders -> z -> cluster-gated decoders, and the loss by name.
+
+Only math lives here (no data loading, no optimiser). ``modality`` picks the views used:
+``"joint"`` encodes RNA and ATAC together (q(z|x,y)), ``"rna"`` / ``"atac"`` use only that
+view's encoder and decoder (the paper's single-view runs). ``attention``, ``cycle`` and
+``prior`` switch the parts DESIGN.md §1.7 asks to ablate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+
+from .data import SparseBatch, log1p_input, tfidf_log1p, tfidf_log1p_dense
+from .distributions import nb_log_prob, nb_log_prob_zero, sparse_log_likelihood, zip_log_prob, zip_log_prob_zero
+from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder
+from .prior import GMMPrior, gaussian_kl, normal_kl
+
+__all__ = ["ScMVPModule", "LossOutput", "Inputs"]
+
+MODALITIES = ("joint", "rna", "atac")
+
+
+@dataclass
+class Inputs:
+    """One minibatch: sparse counts per view (None when unused) and an optional batch one-hot."""
+
+    rna: Optional[SparseBatch] = None
+    atac: Optional[SparseBatch] = None
+    batch: Optional[torch.Tensor] = None
+
+
+@dataclass
+class LossOutput:
+    """Minibatch-mean loss and its named components (all scalars)."""
+
+    loss: torch.Tensor
+    terms: Dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def scalars(self) -> Dict[str, float]:
+        return {"loss": float(self.loss.detach()), **{k: float(v.detach()) for k, v in self.terms.items()}}
+
+
+class ScMVPModule(nn.Module):
+    def __init__(
+        self,
+        n_genes: int,
+        n_peaks: int,
+        n_latent: int = 10,
+        n_clusters: int = 10,
+        n_hidden: int = 128,
+        n_batches: int = 0,
+        modality: str = "joint",
+        attention: bool = True,
+        cycle: bool = True,
+        prior: str = "gmm",
+        gate: str = "sigmoid",
+        dropout: float = 0.1,
+        idf: Optional[torch.Tensor] = None,
+    ):
+        super().__init__()
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}.")
+        if prior not in ("gmm", "normal"):
+            raise ValueError(f"prior must be 'gmm' or 'normal', got {prior!r}.")
+        self.modality, self.attention, self.prior_kind = modality, attention, prior
+        self.use_cycle = cycle and modality == "joint"
+        self.use_rna, self.use_atac = modality in ("joint", "rna"), modality in ("joint", "atac")
+        self.n_batches = n_batches
+        H, d, nb = n_hidden, n_latent, n_batches
+        self.register_buffer("idf", idf if idf is not None else torch.ones(max(n_peaks, 1)))
+
+        # encoders: the branches of the joint encoder, and single-view encoders q(z|x), q(z|y)
+        if modality == "joint":
+            self.rna_branch = RNABranch(n_genes, H, dropout, attention)
+            self.atac_branch = ATACBranch(n_peaks, H, dropout, attention)
+            self.joint_head = GaussianHead(2 * H + nb, H, d)
+        if self.use_rna:
+            self.rna_encoder_branch = RNABranch(n_genes, H, dropout, attention)
+            self.rna_head = GaussianHead(H + nb, H, d)
+        if self.use_atac:
+            self.atac_encoder_branch = ATACBranch(n_peaks, H, dropout, attention)
+            self.atac_head = GaussianHead(H + nb, H, d)
+
+        # prior and decoders
+        self.prior = GMMPrior(n_clusters, d)
+        self.gate = ClusterGate(n_clusters, H, gate) if attention else None
+        if self.use_rna:
+            self.rna_decoder = RNADecoder(d + nb, H, n_genes, dropout)
+            self.log_theta = nn.Parameter(torch.zeros(max(nb, 1), n_genes))
+        if self.use_atac:
+            self.atac_decoder = ATACDecoder(d + nb, H, n_peaks, dropout, attention)
+
+    # ---------------------------------------------------------------- encoders
+    @staticmethod
+    def _cat(h: torch.Tensor, batch: Optional[torch.Tensor]) -> torch.Tensor:
+        return h if batch is None else torch.cat([h, batch], dim=-1)
+
+    def encode_rna(self, x_in, batch=None):
+        """q(z|x) from an RNA encoder input (log1p counts, sparse or dense)."""
+        return self.rna_head(self._cat(self.rna_encoder_branch(x_in), batch))
+
+    def encode_atac(self, y_in, batch=None):
+        """q(z|y) from an ATAC encoder input (TF-IDF, sparse or dense)."""
+        return self.atac_head(self._cat(self.atac_encoder_branch(y_in), batch))
+
+    def encoder_inputs(self, inputs: Inputs):
+        x_in = log1p_input(inputs.rna) if inputs.rna is not None and self.use_rna else None
+        y_in = tfidf_log1p(inputs.atac, self.idf) if inputs.atac is not None and self.use_atac else None
+        return x_in, y_in
+
+    def encode(self, inputs: Inputs):
+        """(mean, logvar) of the main posterior: q(z|x,y), q(z|x) or q(z|y) by modality."""
+        x_in, y_in = self.encoder_inputs(inputs)
+        if self.modality == "joint":
+            h = torch.cat([self.rna_branch(x_in), self.atac_branch(y_in)], dim=-1)
+            return self.joint_head(self._cat(h, inputs.batch))
+        if self.modality == "rna":
+            return self.encode_rna(x_in, inputs.batch)
+        return self.encode_atac(y_in, inputs.batch)
+
+    # ---------------------------------------------------------------- decoders
+    def cluster_log_probs(self, z: torch.Tensor) -> torch.Tensor:
+        return self.prior.log_q_c(z)
+
+    def decode(self, z: torch.Tensor, batch: Optional[torch.Tensor]):
+        """Decoder outputs for z: RNA fractions rho, ATAC rate fractions and dropout logits."""
+        gate = self.gate(self.cluster_log_probs(z).exp()) if self.gate is not None else None
+        zb = self._cat(z, batch)
+        rho = self.rna_decoder(zb, gate) if self.use_rna else None
+        atac = self.atac_decoder(zb, gate) if self.use_atac else (None, None)
+        return rho, atac[0], atac[1]
+
+    def theta(self, batch: Optional[torch.Tensor]) -> torch.Tensor:
+        """NB inverse dispersion per gene (and per batch when batches are given)."""
+        if batch is None or self.n_batches == 0:
+            return self.log_theta[0].exp()
+        return (batch @ self.log_theta).exp()
+
+    # ---------------------------------------------------------------- loss
+    def loss(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0) -> LossOutput:
+        """Negative ELBO (+ cycle terms), averaged over the minibatch, with named parts."""
+        mean, logvar = self.encode(inputs)
+        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        rho, rate_frac, pi_logits = self.decode(z, inputs.batch)
+        terms: Dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=mean.device)
+        x_imp = y_imp = None
+        if self.use_rna:
+            x = inputs.rna
+            mu = x.library.unsqueeze(1) * rho
+            theta = self.theta(inputs.batch)
+            ll = sparse_log_likelihood(nb_log_prob, nb_log_prob_zero, x.rows, x.cols, x.values, mu, theta)
+            terms["rna_nll"] = -ll.mean()
+            total = total + terms["rna_nll"]
+            x_imp = mu
+        if self.use_atac:
+            y = inputs.atac
+            rate = y.library.unsqueeze(1) * rate_frac
+            ll = sparse_log_likelihood(zip_log_prob, zip_log_prob_zero, y.rows, y.cols, y.values, rate, pi_logits)
+            terms["atac_nll"] = -ll.mean()
+            total = total + terms["atac_nll"]
+            y_imp = rate * torch.sigmoid(-pi_logits)
+        if use_gmm and self.prior_kind == "gmm":
+            terms["kl_z"] = self.prior.kl(z, mean, logvar).mean()
+        else:
+            terms["kl_z"] = normal_kl(mean, logvar).mean()
+        total = total + beta * terms["kl_z"]
+
+        if self.modality == "joint":
+            # the single-view encoders learn to match the joint posterior from raw data
+            # (the joint side is held fixed, so this never pulls the joint embedding)
+            x_in, y_in = self.encoder_inputs(inputs)
+            m_d, lv_d = mean.detach(), logvar.detach()
+            terms["single_rna"] = gaussian_kl(m_d, lv_d, *self.encode_rna(x_in, inputs.batch)).mean()
+            terms["single_atac"] = gaussian_kl(m_d, lv_d, *self.encode_atac(y_in, inputs.batch)).mean()
+            total = total + terms["single_rna"] + terms["single_atac"]
+            if self.use_cycle and cycle_weight > 0:
+                # clustering consistency: the imputed views, re-encoded, agree with q(z|x,y)
+                q_x = self.encode_rna(torch.log1p(x_imp), inputs.batch)
+                q_y = self.encode_atac(tfidf_log1p_dense(y_imp, self.idf), inputs.batch)
+                terms["cycle"] = gaussian_kl(mean, logvar, *q_x).mean() + gaussian_kl(mean, logvar, *q_y).mean()
+                total = total + cycle_weight * terms["cycle"]
+        return LossOutput(total, terms)

@@ -1,0 +1,199 @@
+"""Training: minibatches from CSR rows, Adam, KL warm-up with a normal prior, GMM
+initialisation, cycle terms after warm-up, gradient clipping, early stopping on held-out
+cells, loss history, progress and a NaN guard. Optimisation only; the math is in module.py.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .data import SparseBatch
+from .module import Inputs, ScMVPModule
+from .settings import keep_freed_memory
+
+__all__ = ["TrainData", "TrainConfig", "default_max_epochs", "train", "iterate", "posterior_means"]
+
+
+@dataclass
+class TrainData:
+    """Cells x features CSR float32 matrices (None for an unused view) and a batch one-hot."""
+
+    rna: Optional[sp.csr_matrix]
+    atac: Optional[sp.csr_matrix]
+    batch: Optional[np.ndarray] = None  # (n_cells, n_batches) float32 one-hot
+
+    @property
+    def n_cells(self) -> int:
+        return (self.rna if self.rna is not None else self.atac).shape[0]
+
+    def inputs(self, idx: np.ndarray, device: torch.device) -> Inputs:
+        return Inputs(
+            rna=SparseBatch.from_csr(self.rna, idx, device) if self.rna is not None else None,
+            atac=SparseBatch.from_csr(self.atac, idx, device) if self.atac is not None else None,
+            batch=torch.from_numpy(self.batch[idx]).to(device) if self.batch is not None else None,
+        )
+
+
+def default_max_epochs(n_cells: int) -> int:
+    """About 16,000 minibatch steps, between 20 and 400 epochs (400 epochs at 5k cells,
+    200 at 10k, 40 at 50k, 20 from 100k cells on)."""
+    return int(min(400, max(20, round(16000 * 128 / max(n_cells, 1)))))
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int
+    batch_size: int = 128
+    lr: float = 5e-3
+    weight_decay: float = 1e-6
+    warmup_fraction: float = 0.2  # share of epochs with a normal prior and a KL ramp
+    validation_fraction: float = 0.1
+    patience: int = 20  # epochs without improvement of the held-out loss before stopping
+    early_stopping: bool = True
+    grad_clip: float = 10.0
+    cycle_weight: float = 1.0
+    progress_bar: bool = True
+    callback: Optional[Callable[[int, int, Dict[str, float]], None]] = None
+
+    @property
+    def warmup_epochs(self) -> int:
+        return min(self.max_epochs, max(1, round(self.warmup_fraction * self.max_epochs)))
+
+
+def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.random.Generator]) -> Iterator[np.ndarray]:
+    """Minibatch row indices; a trailing batch of one cell is merged (BatchNorm needs two)."""
+    order = generator.permutation(n) if shuffle else np.arange(n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < 2:
+        starts.pop()
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else n
+        yield np.sort(order[s:end])
+
+
+@torch.no_grad()
+def posterior_means(module: ScMVPModule, data: TrainData, device: torch.device, batch_size: int = 1024) -> np.ndarray:
+    """Posterior means of z for every cell (deterministic, eval mode)."""
+    was_training = module.training
+    module.eval()
+    out = [module.encode(data.inputs(idx, device))[0].cpu() for idx in iterate(data.n_cells, batch_size, False, None)]
+    module.train(was_training)
+    return torch.cat(out).numpy()
+
+
+_NAN_HELP = (
+    "The training loss became {value} at epoch {epoch}. Likely causes: a learning rate too high "
+    "for this data (try lr=1e-3), input that is not raw counts (normalised or scaled values), or "
+    "cells with extreme totals. Check the input and refit."
+)
+
+
+def _check_finite(value: torch.Tensor, epoch: int) -> None:
+    if not torch.isfinite(value):
+        raise FloatingPointError(_NAN_HELP.format(value=float(value), epoch=epoch))
+
+
+def train(
+    module: ScMVPModule,
+    data: TrainData,
+    config: TrainConfig,
+    device: torch.device,
+    seed: int = 0,
+    verbose: bool = True,
+) -> Dict[str, List[float]]:
+    """Fit ``module`` in place; returns the per-epoch loss history (terms by name)."""
+    from tqdm.auto import tqdm
+
+    keep_freed_memory()
+    rng = np.random.default_rng(seed)
+    n = data.n_cells
+    n_val = int(round(config.validation_fraction * n)) if n >= 200 else 0
+    perm = rng.permutation(n)
+    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+    module.to(device).train()
+    opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    warm = config.warmup_epochs
+    steps_per_epoch = max(1, math.ceil(len(train_idx) / config.batch_size))
+    warm_steps = warm * steps_per_epoch
+    history: Dict[str, List[float]] = {}
+    best, best_state, stale, step = math.inf, None, 0, 0
+
+    bar = tqdm(range(1, config.max_epochs + 1), desc="scMVP", unit="epoch", disable=not config.progress_bar, leave=False)
+    for epoch in bar:
+        in_warmup = epoch <= warm
+        sums: Dict[str, float] = {}
+        n_seen = 0
+        for pos in iterate(len(train_idx), config.batch_size, True, rng):
+            idx = train_idx[pos]
+            beta = min(1.0, (step + 1) / warm_steps) if in_warmup else 1.0
+            out = module.loss(
+                data.inputs(idx, device),
+                beta=beta,
+                use_gmm=not in_warmup,
+                cycle_weight=0.0 if in_warmup else config.cycle_weight,
+            )
+            _check_finite(out.loss, epoch)
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+            opt.step()
+            step += 1
+            for k, v in out.scalars().items():
+                sums[k] = sums.get(k, 0.0) + v * len(idx)
+            n_seen += len(idx)
+        record = {k: v / n_seen for k, v in sums.items()}
+        if n_val:
+            record["validation_loss"] = _validation_loss(module, data, val_idx, device, config, in_warmup)
+        record["epoch"] = epoch
+        for k, v in record.items():
+            history.setdefault(k, []).append(v)
+        bar.set_postfix(loss=f"{record['loss']:.1f}", refresh=False)
+        if config.callback is not None:
+            config.callback(epoch, config.max_epochs, record)
+
+        if epoch == warm and module.prior_kind == "gmm" and not bool(module.prior.initialised):
+            module.prior.initialise(posterior_means(module, data, device), seed)
+        if not in_warmup and n_val and config.early_stopping:
+            score = record["validation_loss"]
+            if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
+                best, stale = score, 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    if verbose:
+                        print(f"scMVP: early stopping at epoch {epoch} (best held-out loss {best:.2f}).")
+                    break
+    bar.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    if not bool(module.prior.initialised):
+        # normal prior (or no epoch after warm-up): the mixture is fitted for cluster calls only
+        module.prior.initialise(posterior_means(module, data, device), seed)
+    module.eval()
+    return history
+
+
+@torch.no_grad()
+def _validation_loss(module, data: TrainData, val_idx, device, config: TrainConfig, in_warmup: bool) -> float:
+    module.eval()
+    total, count = 0.0, 0
+    for pos in iterate(len(val_idx), 1024, False, None):
+        idx = val_idx[pos]
+        out = module.loss(
+            data.inputs(idx, device),
+            beta=1.0,
+            use_gmm=not in_warmup,
+            cycle_weight=0.0 if in_warmup else config.cycle_weight,
+        )
+        total += float(out.loss) * len(idx)
+        count += len(idx)
+    module.train()
+    return total / max(count, 1)
