@@ -96,7 +96,7 @@ _NAN_HELP = (
 
 def _check_finite(value: torch.Tensor, epoch: int) -> None:
     if not torch.isfinite(value):
-        raise FloatingPointError(_NAN_HELP.format(value=float(value), epoch=epoch))
+        raise FloatingPointError(_NAN_HELP.format(value=float(value.detach()), epoch=epoch))
 
 
 def train(

@@ -1,7 +1,12 @@
 """Shared fixtures for the Python tests."""
 import pytest
+import torch
 
 from synthetic import make_paired
+
+# Tiny data gains nothing from threads, and on a busy 2-core machine OpenMP threads that
+# spin-wait make small fits many times slower. Real-data tests set their own thread count.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

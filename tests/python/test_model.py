@@ -1,0 +1,176 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+import scmvp
+from scmvp import ScMVP, ScMVPInputError
+
+FAST = dict(n_hidden=32, verbose=False, progress_bar=False)
+
+
+def test_outputs_shapes_dtypes(fitted, paired):
+    rna, atac, genes, peaks, _ = paired
+    n = rna.shape[0]
+    z = fitted.embedding()
+    assert z.shape == (n, 10) and z.dtype == np.float32
+    np.testing.assert_array_equal(fitted.embedding(rna, atac), z)  # same cells, same answer
+    p = fitted.cluster_probabilities()
+    assert p.shape == (n, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert fitted.clusters().shape == (n,) and fitted.clusters().max() < 3
+    assert len(fitted.history_["loss"]) == 4 and "validation_loss" in fitted.history_
+    for name in ("rna_nll", "atac_nll", "kl_z", "cycle", "single_rna", "single_atac"):
+        assert name in fitted.history_
+
+
+def test_training_separates_planted_groups():
+    from sklearn.metrics import adjusted_rand_score
+    from synthetic import make_paired
+
+    rna, atac, genes, peaks, groups = make_paired(n_cells=600, n_groups=3, seed=3)
+    model = ScMVP(n_clusters=3, seed=0, **FAST).fit(rna, atac, max_epochs=15)
+    assert adjusted_rand_score(groups, model.clusters()) > 0.9
+
+
+def test_imputation(fitted, paired):
+    rna, atac, genes, peaks, _ = paired
+    x = fitted.impute_rna()
+    assert x.shape == (rna.shape[0], len(fitted.features_["rna"])) and x.dtype == np.float32
+    np.testing.assert_allclose(x.sum(1), 1e4, rtol=1e-3)
+    sub = fitted.impute_rna(features=["G5", "G2"])
+    np.testing.assert_allclose(sub, x[:, [5, 2]], rtol=1e-5)
+    obs = fitted.impute_rna(library=None)
+    np.testing.assert_allclose(obs.sum(1), np.asarray(rna.sum(1)).ravel(), rtol=1e-3)
+    prob = fitted.impute_atac(kind="probability")
+    kept = fitted.features_["atac"]
+    assert peaks[0] not in kept  # the empty peak was dropped
+    assert prob.shape == (rna.shape[0], len(kept))
+    assert (prob >= 0).all() and (prob <= 1).all()
+    rate = fitted.impute_atac(kind="rate", features=kept[:3])
+    assert rate.shape == (rna.shape[0], 3) and (rate > 0).all()
+    thr = fitted.impute_atac(threshold=float(np.median(prob)))
+    assert sp.issparse(thr) and 0 < thr.nnz < prob.size
+    np.testing.assert_allclose(thr.toarray()[thr.toarray() > 0], prob[prob >= np.median(prob)], rtol=1e-5)
+    np.testing.assert_allclose(fitted.impute_rna(chunk_size=7), x, rtol=1e-4)  # chunking does not change results
+    with pytest.raises(ScMVPInputError, match="not in the model"):
+        fitted.impute_atac(features=[peaks[0]])  # dropped: no counts in training
+
+
+def test_seed_makes_cpu_runs_identical(paired):
+    rna, atac, genes, peaks, _ = paired
+    a = ScMVP(n_clusters=3, seed=7, **FAST).fit(rna, atac, max_epochs=3)
+    b = ScMVP(n_clusters=3, seed=7, **FAST).fit(rna, atac, max_epochs=3)
+    c = ScMVP(n_clusters=3, seed=8, **FAST).fit(rna, atac, max_epochs=3)
+    assert np.array_equal(a.embedding(), b.embedding())
+    assert a.history_["loss"] == b.history_["loss"]
+    assert not np.array_equal(a.embedding(), c.embedding())
+
+
+def test_save_load_roundtrip_without_pickle(fitted, paired, tmp_path):
+    rna, atac, genes, peaks, _ = paired
+    path = tmp_path / "model.pt"
+    fitted.save(path)
+    state = torch.load(path, weights_only=True)  # no code execution needed
+    assert state["format"] == "scmvp" and state["features"]["rna"] == genes
+    assert torch.allclose(state["state_dict"]["idf"], fitted.module.idf)
+    loaded = ScMVP.load(path, device="cpu")
+    z = fitted.embedding(rna, atac, rna_features=genes, atac_features=peaks)
+    np.testing.assert_array_equal(loaded.embedding(rna, atac, rna_features=genes, atac_features=peaks), z)
+    np.testing.assert_array_equal(loaded.embedding(rna, atac), z)  # unnamed: same columns as in training
+    again = ScMVP.from_bytes(fitted.to_bytes())
+    np.testing.assert_array_equal(again.impute_rna(rna, atac), fitted.impute_rna())
+
+
+def test_query_features_matched_by_name(fitted, paired):
+    rna, atac, genes, peaks, _ = paired
+    order = np.random.default_rng(0).permutation(len(genes))
+    z = fitted.embedding()
+    shuffled = fitted.embedding(rna[:, order], atac, rna_features=[genes[i] for i in order], atac_features=peaks)
+    np.testing.assert_allclose(shuffled, z, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ScMVPInputError, match="missing from the data"):
+        fitted.embedding(rna[:, 1:], atac, rna_features=genes[1:], atac_features=peaks)
+    with pytest.raises(ScMVPInputError, match="columns"):
+        fitted.embedding(rna[:, 1:], atac)
+    with pytest.warns(UserWarning, match="missing and set to 0"):
+        fitted._query(rna[:, 1:], atac, None, genes[1:], peaks, allow_missing=True)
+
+
+@pytest.mark.parametrize("modality", ["rna", "atac"])
+def test_single_view_modes(paired, modality):
+    rna, atac, genes, peaks, _ = paired
+    m = ScMVP(n_clusters=3, modality=modality, seed=0, **FAST)
+    m.fit(rna if modality == "rna" else None, atac if modality == "atac" else None, max_epochs=2)
+    view = rna if modality == "rna" else atac
+    z = m.embedding(view if modality == "rna" else None, view if modality == "atac" else None)
+    assert z.shape == (rna.shape[0], 10)
+    other = "atac" if modality == "rna" else "rna"
+    with pytest.raises(ValueError, match="no " + other.upper()):
+        getattr(m, f"impute_{other}")()
+
+
+@pytest.mark.parametrize("switch", [dict(attention=False), dict(cycle=False), dict(prior="normal"), dict(gate="softmax")])
+def test_ablations_train(paired, switch):
+    rna, atac, genes, peaks, _ = paired
+    m = ScMVP(n_clusters=3, seed=0, **FAST, **switch).fit(rna, atac, max_epochs=2)
+    assert np.isfinite(m.embedding()).all() and m.cluster_probabilities().shape == (rna.shape[0], 3)
+    assert ("cycle" in m.history_) == switch.get("cycle", True)
+
+
+def test_batches(paired):
+    rna, atac, genes, peaks, _ = paired
+    batch = np.where(np.arange(rna.shape[0]) % 2, "s1", "s2")
+    m = ScMVP(n_clusters=3, seed=0, **FAST).fit(rna, atac, batch=batch, max_epochs=2)
+    assert m.batch_categories_ == ["s1", "s2"]
+    assert m.embedding(rna, atac, batch=batch).shape == (rna.shape[0], 10)
+    with pytest.raises(ScMVPInputError, match="batch="):
+        m.embedding(rna, atac)
+    with pytest.raises(ScMVPInputError, match="Unknown batch"):
+        m.embedding(rna, atac, batch=["s3"] * rna.shape[0])
+    with pytest.raises(ScMVPInputError, match="one label per cell"):
+        ScMVP(**FAST).fit(rna, atac, batch=["a"], max_epochs=1)
+
+
+def test_bad_input_errors_before_training(paired):
+    rna, atac, genes, peaks, _ = paired
+    with pytest.raises(ScMVPInputError, match="same cells"):
+        ScMVP(**FAST).fit(rna[:10], atac[:11])
+    with pytest.raises(ScMVPInputError, match="larger than the number of cells"):
+        ScMVP(n_clusters=50, **FAST).fit(rna[:20], atac[:20])
+    with pytest.raises(ScMVPInputError, match="needs the ATAC matrix"):
+        ScMVP(**FAST).fit(rna, None)
+    with pytest.raises(ValueError, match="n_latent"):
+        ScMVP(n_latent=0)
+    with pytest.raises(ValueError, match="modality"):
+        ScMVP(modality="both")
+    with pytest.raises(RuntimeError, match="not trained"):
+        ScMVP().embedding()
+    neg = rna.copy()
+    neg.data[0] = -1
+    snapshot = neg.copy()
+    with pytest.raises(ScMVPInputError, match="negative"):
+        ScMVP(**FAST).fit(neg, atac)
+    assert (neg != snapshot).nnz == 0
+
+
+def test_default_k_is_estimated(paired):
+    rna, atac, genes, peaks, _ = paired
+    m = ScMVP(seed=0, **FAST).fit(rna, atac, max_epochs=1)
+    assert 2 <= m.n_clusters_ <= 6
+
+
+def test_nan_loss_stops_with_explanation(paired, monkeypatch):
+    rna, atac, genes, peaks, _ = paired
+    from scmvp.module import LossOutput, ScMVPModule
+
+    def bad_loss(self, inputs, **kw):
+        return LossOutput(torch.tensor(float("nan"), requires_grad=True), {})
+
+    monkeypatch.setattr(ScMVPModule, "loss", bad_loss)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        ScMVP(n_clusters=3, **FAST).fit(rna, atac, max_epochs=1)
+
+
+def test_default_epochs_scale_with_cells():
+    from scmvp.train import default_max_epochs
+
+    assert default_max_epochs(1000) >= default_max_epochs(10000) >= default_max_epochs(200000) >= 1
