@@ -101,13 +101,15 @@ def main(argv=None) -> int:
         p.add_argument("--device", default="auto")
         p.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    from .data import ScMVPInputError
+
     if args.command == "demo":
         from .io import example_dir
 
         args.data = str(example_dir())
     try:
         return _fit(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ScMVPInputError, FileNotFoundError) as err:
         print(f"scmvp: error: {err}", file=sys.stderr)
         return 2
 

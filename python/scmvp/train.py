@@ -152,8 +152,7 @@ def train(
         if n_val:
             record["validation_loss"] = _validation_loss(module, data, val_idx, device, config, in_warmup)
         record["epoch"] = epoch
-        for k, v in record.items():
-            history.setdefault(k, []).append(v)
+        _append(history, record, epoch)
         bar.set_postfix(loss=f"{record['loss']:.1f}", refresh=False)
         if config.callback is not None:
             config.callback(epoch, config.max_epochs, record)
@@ -179,6 +178,14 @@ def train(
         module.prior.initialise(posterior_means(module, data, device), seed)
     module.eval()
     return history
+
+
+def _append(history: Dict[str, List[float]], record: Dict[str, float], epoch: int) -> None:
+    """Add one epoch; a term absent in some epochs (e.g. ``cycle`` during warm-up) is NaN there,
+    so every column has one value per epoch."""
+    for k in set(history) | set(record):
+        column = history.setdefault(k, [float("nan")] * (epoch - 1))
+        column.append(record.get(k, float("nan")))
 
 
 @torch.no_grad()
