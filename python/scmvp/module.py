@@ -57,6 +57,7 @@ class ScMVPModule(nn.Module):
         cycle: bool = True,
         prior: str = "gmm",
         gate: str = "sigmoid",
+        atac_weight: float = 1.0,
         dropout: float = 0.1,
         idf: Optional[torch.Tensor] = None,
     ):
@@ -69,6 +70,8 @@ class ScMVPModule(nn.Module):
         self.use_cycle = cycle and modality == "joint"
         self.use_rna, self.use_atac = modality in ("joint", "rna"), modality in ("joint", "atac")
         self.n_batches = n_batches
+        # weight of the ATAC log-likelihood next to the RNA one (joint mode only)
+        self.atac_weight = float(atac_weight) if modality == "joint" else 1.0
         H, d, nb = n_hidden, n_latent, n_batches
         self.register_buffer("idf", idf if idf is not None else torch.ones(max(n_peaks, 1)))
 
@@ -161,7 +164,7 @@ class ScMVPModule(nn.Module):
             rate = y.library.unsqueeze(1) * rate_frac
             ll = sparse_log_likelihood(zip_log_prob, zip_log_prob_zero, y.rows, y.cols, y.values, rate, pi_logits)
             terms["atac_nll"] = -ll.mean()
-            total = total + terms["atac_nll"]
+            total = total + self.atac_weight * terms["atac_nll"]
             y_imp = rate * torch.sigmoid(-pi_logits)
         if use_gmm and self.prior_kind == "gmm":
             terms["kl_z"] = self.prior.kl(z, mean, logvar).mean()

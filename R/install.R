@@ -1,0 +1,248 @@
+# Python discovery, the lazy import of the Python module, the installer and the diagnostic.
+
+.venv_root <- function() {
+  root <- Sys.getenv("WORKON_HOME", "")
+  if (!nzchar(root)) root <- "~/.virtualenvs"
+  path.expand(root)
+}
+
+.default_venv <- function() file.path(.venv_root(), "r-scmvp")
+
+# A python binary from a path that is a binary or a virtualenv folder.
+.python_binary <- function(path) {
+  path <- path.expand(path)
+  if (dir.exists(path)) {
+    for (cand in file.path(path, c("bin/python", "bin/python3", "Scripts/python.exe"))) {
+      if (file.exists(cand)) return(cand)
+    }
+    return(file.path(path, "bin", "python"))
+  }
+  path
+}
+
+# Which Python scMVP will start, and why: a list(python, source). python is "" when none is set
+# and the default virtualenv does not exist (reticulate's own discovery then decides).
+.python_choice <- function() {
+  opt <- getOption("scMVP.python")
+  if (!is.null(opt) && nzchar(opt)) return(list(python = .python_binary(opt), source = "option scMVP.python"))
+  env <- Sys.getenv("SCMVP_PYTHON", "")
+  if (nzchar(env)) return(list(python = .python_binary(env), source = "environment variable SCMVP_PYTHON"))
+  ret <- Sys.getenv("RETICULATE_PYTHON", "")
+  if (nzchar(ret)) return(list(python = ret, source = "environment variable RETICULATE_PYTHON"))
+  venv <- .default_venv()
+  py <- .python_binary(venv)
+  if (file.exists(py)) return(list(python = py, source = paste0("default virtualenv ", venv)))
+  list(python = "", source = "none")
+}
+
+.no_python_hint <- paste0(
+  "run scMVP::install_scmvp() once, or point options(scMVP.python = ) or the SCMVP_PYTHON ",
+  "environment variable to a Python (or virtualenv) that has the scmvp package"
+)
+
+#' The Python module behind scMVP (started on first use)
+#'
+#' Starts Python if needed (the Python chosen as described in [scmvp_config()]) and imports the
+#' `scmvp.bridge` module with `convert = FALSE`. Loading the R package never starts Python;
+#' the first call of a function that needs Python does. Python cannot be switched once it has
+#' started in an R session.
+#'
+#' @return The module (a reticulate Python object), cached for the session.
+#' @keywords internal
+#' @export
+scmvp_bridge <- function() {
+  if (!is.null(.scmvp$bridge)) return(.scmvp$bridge)
+  choice <- .python_choice()
+  started <- reticulate::py_available(initialize = FALSE)
+  if (!started) {
+    if (!nzchar(choice$python)) {
+      .abort("scMVP: no Python with the scmvp package is set up; ", .no_python_hint, ".",
+             class = "scmvp_no_python")
+    }
+    if (!file.exists(choice$python)) {
+      .abort("scMVP: the Python from the ", choice$source, " (", choice$python, ") does not exist; ",
+             .no_python_hint, ".", class = "scmvp_no_python")
+    }
+    # reticulate 1.28 ranks RETICULATE_PYTHON above everything (including its mistaken guess
+    # that a folder with a pyproject.toml is a Poetry project): set it only while Python starts.
+    old <- Sys.getenv("RETICULATE_PYTHON", unset = NA)
+    Sys.setenv(RETICULATE_PYTHON = choice$python)
+    on.exit(if (is.na(old)) Sys.unsetenv("RETICULATE_PYTHON") else Sys.setenv(RETICULATE_PYTHON = old),
+            add = TRUE)
+  }
+  mod <- tryCatch(
+    reticulate::import("scmvp.bridge", convert = FALSE),
+    error = function(e) {
+      py <- tryCatch(reticulate::py_config()$python, error = function(e2) choice$python)
+      .abort("scMVP: could not import the Python package scmvp in ", py, " (",
+             .one_line(conditionMessage(e)), "); ", .no_python_hint,
+             if (started) " (Python was already running in this R session: restart R)" else "",
+             ".", class = "scmvp_no_python")
+    }
+  )
+  np_version <- reticulate::py_to_r(reticulate::import("numpy", convert = FALSE)$`__version__`)
+  if (numeric_version(np_version) >= "2" && utils::packageVersion("reticulate") < "1.38") {
+    .abort("scMVP: Python has NumPy ", np_version, " but reticulate ", utils::packageVersion("reticulate"),
+           " needs NumPy < 2; run `", reticulate::py_config()$python,
+           " -m pip install \"numpy<2\"` (or install_scmvp()) and restart R.", class = "scmvp_no_python")
+  }
+  .scmvp$bridge <- mod
+  mod
+}
+
+#' Is the scMVP Python module available?
+#'
+#' @param initialize Start Python to check (`TRUE`, default) or only report whether it has been
+#'   imported already (`FALSE`).
+#' @return `TRUE` or `FALSE`, never an error.
+#' @export
+#' @examples
+#' scmvp_available(initialize = FALSE)
+scmvp_available <- function(initialize = TRUE) {
+  if (!is.null(.scmvp$bridge)) return(TRUE)
+  if (!isTRUE(initialize)) return(FALSE)
+  isTRUE(tryCatch({
+    scmvp_bridge()
+    TRUE
+  }, error = function(e) FALSE))
+}
+
+#' Python, torch and device used by scMVP
+#'
+#' Reports which Python scMVP uses and why, the versions of the Python packages that matter and
+#' the device that `device = "auto"` resolves to. Python is chosen, first match wins, from: the
+#' option `scMVP.python`, the environment variable `SCMVP_PYTHON` (a python binary or a virtualenv
+#' folder), the environment variable `RETICULATE_PYTHON`, and the virtualenv
+#' `~/.virtualenvs/r-scmvp` made by [install_scmvp()].
+#'
+#' @return A list of class `scmvp_config` (`python`, `chosen.by`, `available`, and when Python
+#'   started: `python.version`, `scmvp`, `torch`, `numpy`, `scipy`, `cuda`, `device`,
+#'   `threads`, `reticulate`), printed readably. When Python cannot start, `error` says why.
+#' @export
+#' @examples
+#' \donttest{
+#' if (scmvp_available()) scmvp_config()
+#' }
+scmvp_config <- function() {
+  choice <- .python_choice()
+  out <- list(python = choice$python, chosen.by = choice$source, available = FALSE,
+              reticulate = as.character(utils::packageVersion("reticulate")),
+              scMVP = as.character(utils::packageVersion("scMVP")))
+  # (start Python through scmvp_bridge() before any reticulate function runs: reticulate's
+  # generics initialise Python themselves, before evaluating their arguments)
+  cfg <- tryCatch({
+    br <- scmvp_bridge()
+    reticulate::py_to_r(.py_call(br$config(), "scmvp_config()"))
+  }, error = function(e) e)
+  if (inherits(cfg, "error")) {
+    out$error <- conditionMessage(cfg)
+  } else {
+    out$available <- TRUE
+    out$python <- cfg$python
+    cfg$python <- NULL
+    out <- c(out, cfg)
+  }
+  structure(out, class = "scmvp_config")
+}
+
+#' @export
+print.scmvp_config <- function(x, ...) {
+  cat("scMVP configuration\n")
+  cat("  python     :", if (nzchar(x$python)) x$python else "(none)", "\n")
+  cat("  chosen by  :", x$chosen.by, "\n")
+  if (!isTRUE(x$available)) {
+    cat("  available  : no\n  problem    :", x$error, "\n")
+    return(invisible(x))
+  }
+  cat("  versions   : Python ", x$python_version, ", scmvp ", x$scmvp, ", torch ", x$torch,
+      ", numpy ", x$numpy, ", scipy ", x$scipy, "\n", sep = "")
+  cat("  R side     : scMVP ", x$scMVP, ", reticulate ", x$reticulate, "\n", sep = "")
+  cat("  device     : ", x$device, if (isTRUE(x$cuda)) " (CUDA available)" else " (no CUDA GPU)",
+      ", ", x$threads, " CPU threads\n", sep = "")
+  invisible(x)
+}
+
+# The folder holding the scmvp Python package source (pyproject.toml + python/scmvp).
+.is_python_source <- function(dir) {
+  nzchar(dir) && file.exists(file.path(dir, "pyproject.toml")) &&
+    dir.exists(file.path(dir, "python", "scmvp"))
+}
+
+.find_python_source <- function(start = getwd()) {
+  if (.is_python_source(.install_source)) return(normalizePath(.install_source))
+  dir <- normalizePath(start, mustWork = FALSE)
+  repeat {
+    if (.is_python_source(dir)) return(dir)
+    parent <- dirname(dir)
+    if (identical(parent, dir)) break
+    dir <- parent
+  }
+  ""
+}
+
+#' Install the scMVP Python package into a virtualenv
+#'
+#' Creates a Python virtualenv (`python -m venv`) and installs into it, with pip, PyTorch (CPU
+#' build, pinned), NumPy < 2 (reticulate 1.28, which Debian 12 ships, cannot read NumPy 2
+#' arrays) and the scmvp Python package from its source folder. scMVP finds the default
+#' virtualenv by itself; for another `envname`, set `options(scMVP.python = <path>)`.
+#'
+#' @param envname Name of a virtualenv under `~/.virtualenvs` (or `WORKON_HOME`), or a path.
+#' @param source Folder with the scmvp Python package source (`pyproject.toml` and
+#'   `python/scmvp`). Default: the folder this R package was installed from, else the current
+#'   folder or one of its parents.
+#' @param python The Python used to create the virtualenv (default `/usr/bin/python3` when it
+#'   exists, else `python3` on the PATH).
+#' @param torch The PyTorch version to pin (pinning keeps pip from pulling a multi-GB CUDA build).
+#' @param editable Install the Python package in editable (development) mode.
+#' @param extra Further pip requirements (e.g. `"anndata"`), installed in the same call.
+#' @return The virtualenv's python binary, invisibly.
+#' @export
+#' @examples
+#' \dontrun{
+#' install_scmvp()
+#' scmvp_config()
+#' }
+install_scmvp <- function(envname = "r-scmvp", source = NULL, python = NULL, torch = "2.13.0",
+                          editable = FALSE, extra = character()) {
+  if (!is.character(envname) || length(envname) != 1L || !nzchar(envname)) {
+    .abort("scMVP: envname must be one name or path, e.g. install_scmvp(\"r-scmvp\").")
+  }
+  if (is.null(source)) source <- .find_python_source()
+  if (!.is_python_source(source)) {
+    .abort("scMVP: cannot find the scmvp Python package source (a folder with pyproject.toml and ",
+           "python/scmvp); pass install_scmvp(source = \"/path/to/scMVP\") (the git repository).")
+  }
+  if (is.null(python)) python <- if (file.exists("/usr/bin/python3")) "/usr/bin/python3" else Sys.which("python3")
+  if (!nzchar(python) || !file.exists(python)) {
+    .abort("scMVP: no python3 to create the virtualenv with; install Python 3 (Debian: apt-get install ",
+           "python3-venv) or pass install_scmvp(python = \"/path/to/python3\").")
+  }
+  venv <- if (grepl("/", envname, fixed = TRUE)) path.expand(envname) else file.path(.venv_root(), envname)
+  run <- function(cmd, args) {
+    message("scMVP: ", cmd, " ", paste(args, collapse = " "))
+    status <- system2(cmd, shQuote(args))
+    if (!identical(status, 0L)) {
+      .abort("scMVP: `", cmd, " ", paste(args, collapse = " "), "` failed (status ", status,
+             "); see the output above, fix the cause and run install_scmvp() again.")
+    }
+  }
+  if (!file.exists(.python_binary(venv))) {
+    dir.create(dirname(venv), recursive = TRUE, showWarnings = FALSE)
+    run(python, c("-m", "venv", venv))
+  }
+  vpy <- .python_binary(venv)
+  pins <- c(paste0("torch==", torch), "numpy<2")
+  run(vpy, c("-m", "pip", "install", "--disable-pip-version-check", pins))
+  pkg <- if (editable) c("-e", normalizePath(source)) else normalizePath(source)
+  run(vpy, c("-m", "pip", "install", "--disable-pip-version-check", pkg, pins, extra))
+  if (normalizePath(venv) != normalizePath(.default_venv(), mustWork = FALSE)) {
+    message("scMVP: installed in ", venv, "; use it with options(scMVP.python = \"", venv, "\").")
+  } else {
+    message("scMVP: installed in ", venv, "; scMVP uses it by default (check with scmvp_config()).")
+  }
+  if (reticulate::py_available(initialize = FALSE)) {
+    message("scMVP: Python is already running in this R session; restart R to use the new environment.")
+  }
+  invisible(vpy)
+}

@@ -1,0 +1,83 @@
+# scMVP from R, end to end on the bundled SNARE-seq adult mouse cortex data (10,309 cells):
+# build a Seurat object, RunSCMVP, UMAP of the scMVP embedding coloured by scMVP clusters and by
+# the published labels, ARI/NMI against the published labels, time and memory.
+#
+#   Rscript inst/scripts/demo.R OUT_DIR [EPOCHS]
+#
+# EPOCHS (default: $SCMVP_DEMO_EPOCHS, else 40) caps training; early stopping may end it sooner.
+# Writes to OUT_DIR: umap.png, embedding.tsv, clusters.tsv, metrics.tsv, model.pt.
+args <- commandArgs(trailingOnly = TRUE)
+out <- if (length(args) >= 1) args[[1]] else file.path("out", "demo", "R")
+epochs <- as.integer(if (length(args) >= 2) args[[2]] else Sys.getenv("SCMVP_DEMO_EPOCHS", "40"))
+dir.create(out, recursive = TRUE, showWarnings = FALSE)
+
+suppressPackageStartupMessages({
+  library(scMVP)
+  library(Seurat)
+})
+options(Seurat.warn.umap.uwot = FALSE)
+
+# Peak resident memory of this process (R + the embedded Python), from Linux's /proc.
+peak_rss_mb <- function() {
+  line <- grep("^VmHWM:", readLines("/proc/self/status"), value = TRUE)
+  if (!length(line)) return(NA_real_)
+  as.numeric(gsub("[^0-9]", "", line)) / 1024
+}
+reset_peak_rss <- function() {
+  ok <- tryCatch({
+    cat("5", file = "/proc/self/clear_refs")
+    TRUE
+  }, error = function(e) FALSE)
+  invisible(ok)
+}
+
+t_all <- proc.time()[["elapsed"]]
+obj <- ReadSCMVPExample()
+cat(sprintf("scMVP demo (R): %d cells, %d genes, %d peaks from the bundled SNARE-seq adult cortex data\n",
+            ncol(obj), nrow(obj[["RNA"]]), nrow(obj[["ATAC"]])))
+print(scmvp_config())
+
+mem_before <- peak_rss_mb()
+reset <- reset_peak_rss()
+t0 <- proc.time()[["elapsed"]]
+obj <- RunSCMVP(obj, rna.assay = "RNA", atac.assay = "ATAC", epochs = epochs, seed.use = 42)
+fit_s <- proc.time()[["elapsed"]] - t0
+mem_peak <- peak_rss_mb()
+red <- obj[["scmvp"]]
+misc <- SeuratObject::Misc(red)
+cat(sprintf("scMVP: RunSCMVP took %.0f s (%d epochs, K = %d); peak memory of the R process %s: %.0f MB\n",
+            fit_s, length(misc$history$loss), misc$n.clusters,
+            if (reset) "during RunSCMVP" else "(whole run)", mem_peak))
+
+emb <- SeuratObject::Embeddings(red)
+labels <- obj$cell_type
+scores <- ClusterAgreement(labels, obj$scmvp_clusters)
+set.seed(0)
+km <- stats::kmeans(emb, centers = length(unique(labels)), nstart = 10, iter.max = 100)$cluster
+km_scores <- ClusterAgreement(labels, km)
+cat(sprintf("scMVP: KMeans (k=%d) ARI %.3f  NMI %.3f; mixture clusters ARI %.3f  NMI %.3f\n",
+            length(unique(labels)), km_scores[["ARI"]], km_scores[["NMI"]], scores[["ARI"]], scores[["NMI"]]))
+
+obj <- RunUMAP(obj, reduction = "scmvp", dims = seq_len(ncol(emb)), reduction.name = "umap_scmvp",
+               reduction.key = "scmvpUMAP_", seed.use = 42, verbose = FALSE)
+p <- DimPlot(obj, reduction = "umap_scmvp", group.by = c("scmvp_clusters", "cell_type"), label = TRUE,
+             repel = TRUE, label.size = 3) & Seurat::NoLegend()
+png(file.path(out, "umap.png"), width = 1600, height = 780, res = 110)
+print(p)
+invisible(dev.off())
+
+utils::write.table(data.frame(barcode = rownames(emb), emb, check.names = FALSE), file.path(out, "embedding.tsv"),
+                   sep = "\t", quote = FALSE, row.names = FALSE)
+utils::write.table(data.frame(barcode = colnames(obj), cluster = obj$scmvp_clusters,
+                              probability = obj$scmvp_clusters_probability, cell_type = labels),
+                   file.path(out, "clusters.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+SaveSCMVPModel(obj, file.path(out, "model.pt"), overwrite = TRUE)
+metrics <- data.frame(
+  metric = c("cells", "epochs", "n_clusters", "fit_seconds", "peak_memory_mb", "kmeans_ari", "kmeans_nmi",
+             "cluster_ari", "cluster_nmi"),
+  value = c(ncol(obj), length(misc$history$loss), misc$n.clusters, round(fit_s, 1), round(mem_peak),
+            round(c(km_scores, scores), 4))
+)
+utils::write.table(metrics, file.path(out, "metrics.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+cat(sprintf("scMVP demo (R): done in %.0f s; wrote %s to %s\n", proc.time()[["elapsed"]] - t_all,
+            paste(sort(list.files(out)), collapse = ", "), out))

@@ -1,0 +1,4 @@
+library(testthat)
+library(scMVP)
+
+test_check("scMVP")
