@@ -55,21 +55,7 @@ ExportCicero <- function(object, atac.assay = "scmvpATAC", layer = "data", reduc
                          cells = NULL, features = NULL, threshold = NULL, binarize = FALSE, dir = NULL,
                          verbose = getOption("scMVP.verbose", TRUE)) {
   m <- .assay_matrix(object, atac.assay, layer, "atac.assay", "run RunSCMVP(object, impute = TRUE) first")
-  reductions <- names(object@reductions)
-  .check_string(reduction, "reduction", "scmvp")
-  if (!reduction %in% reductions) {
-    .abort("scMVP: reduction '", reduction, "' is not in the object (reductions: ",
-           if (length(reductions)) paste(reductions, collapse = ", ") else "none", "); run RunSCMVP() (and RunUMAP()) first ",
-           "or pass reduction = one of them.")
-  }
-  emb <- SeuratObject::Embeddings(object[[reduction]])
-  if (!is.null(dims)) {
-    if (!is.numeric(dims) || !length(dims) || anyNA(dims) || any(dims < 1 | dims > ncol(emb) | dims != round(dims))) {
-      .abort("scMVP: dims must be whole numbers between 1 and ", ncol(emb), " (the dimensions of reduction '", reduction,
-             "').")
-    }
-    emb <- emb[, dims, drop = FALSE]
-  }
+  emb <- .reduction_embeddings(object, reduction, dims, "run RunSCMVP() (and RunUMAP()) first")
   if (!is.null(threshold)) .check_number(threshold, "threshold")
   .check_flag(binarize, "binarize")
   .check_flag(verbose, "verbose")

@@ -46,25 +46,11 @@ RunSCMVPPseudotime <- function(object, cells = NULL, reduction = "scmvp", dims =
                                pseudotime.name = "scmvp_pseudotime", k = NULL, seed.use = 42,
                                verbose = getOption("scMVP.verbose", TRUE)) {
   if (!methods::is(object, "Seurat")) .abort("scMVP: object must be a Seurat object, not ", class(object)[1], ".")
-  .check_string(reduction, "reduction", "scmvp")
-  reductions <- names(object@reductions)
-  if (!reduction %in% reductions) {
-    .abort("scMVP: reduction '", reduction, "' is not in the object (reductions: ",
-           if (length(reductions)) paste(reductions, collapse = ", ") else "none", "); run RunSCMVP() first or pass ",
-           "reduction = one of them.")
-  }
   .check_string(pseudotime.name, "pseudotime.name", "scmvp_pseudotime")
   .check_count(k, "k", min = 2, null.ok = TRUE)
   .check_count(seed.use, "seed.use", min = 0, max = .Machine$integer.max)
   .check_flag(verbose, "verbose")
-  emb <- SeuratObject::Embeddings(object[[reduction]])
-  if (!is.null(dims)) {
-    if (!is.numeric(dims) || !length(dims) || anyNA(dims) || any(dims < 1 | dims > ncol(emb) | dims != round(dims))) {
-      .abort("scMVP: dims must be whole numbers between 1 and ", ncol(emb), " (the dimensions of reduction '", reduction,
-             "').")
-    }
-    emb <- emb[, dims, drop = FALSE]
-  }
+  emb <- .reduction_embeddings(object, reduction, dims, "run RunSCMVP() first")
   cells <- if (is.null(cells)) colnames(object) else .check_cells(cells, colnames(object))
   if (length(cells) < 10L) .abort("scMVP: a diffusion map needs at least 10 cells, got ", length(cells), "; pass more cells.")
   miss <- setdiff(cells, rownames(emb))
@@ -114,8 +100,14 @@ RunSCMVPPseudotime <- function(object, cells = NULL, reduction = "scmvp", dims =
     } else {
       tip <- destiny::find_tips(dm)[1]
     }
-    dpt <- destiny::DPT(dm, tips = tip)
-    list(dm = dm, ev = ev, tip = tip, pt = dpt$dpt)
+    # DPT() also searches for branches, and destiny's branch search stops with "stats$g >= gmin is
+    # not TRUE" on some embeddings; the pseudotime from the root does not depend on that search,
+    # so it is then read from the unbranched DPT object.
+    pt <- tryCatch(destiny::DPT(dm, tips = tip)$dpt, error = function(e) {
+      if (!grepl("gmin", conditionMessage(e), fixed = TRUE)) stop(e)
+      utils::getFromNamespace("dummy_dpt", "destiny")(dm)[[paste0("DPT", tip)]]
+    })
+    list(dm = dm, ev = ev, tip = tip, pt = pt)
   }))
   pt <- as.numeric(res$pt)
   if (any(!is.finite(pt))) {

@@ -180,3 +180,22 @@
   if (is.character(impute) && length(impute) && all(impute %in% c("rna", "atac"))) return(unique(impute))
   .abort("scMVP: impute must be TRUE, FALSE, \"rna\", \"atac\" or c(\"rna\", \"atac\"), not ", .show(impute), ".")
 }
+
+# The cells x dims embeddings of a reduction of a Seurat object (optionally some dims), with
+# one-line errors for a missing reduction or bad dims; `hint` says how to make the reduction.
+.reduction_embeddings <- function(object, reduction, dims, hint) {
+  .check_string(reduction, "reduction", "scmvp")
+  reductions <- names(object@reductions)
+  if (!reduction %in% reductions) {
+    .abort("scMVP: reduction '", reduction, "' is not in the object (reductions: ",
+           if (length(reductions)) paste(reductions, collapse = ", ") else "none", "); ", hint,
+           " or pass reduction = one of them.")
+  }
+  emb <- SeuratObject::Embeddings(object[[reduction]])
+  if (is.null(dims)) return(emb)
+  if (!is.numeric(dims) || !length(dims) || anyNA(dims) || any(dims < 1 | dims > ncol(emb) | dims != round(dims))) {
+    .abort("scMVP: dims must be whole numbers between 1 and ", ncol(emb), " (the dimensions of reduction '", reduction,
+           "').")
+  }
+  emb[, dims, drop = FALSE]
+}

@@ -4,11 +4,13 @@
 #
 #   Rscript inst/scripts/demo.R OUT_DIR [EPOCHS]
 #
-# EPOCHS (default: $SCMVP_DEMO_EPOCHS, else 40) caps training; early stopping may end it sooner.
+# EPOCHS (default: $SCMVP_DEMO_EPOCHS, else scMVP's own schedule: 60 epochs at 10k cells) caps
+# training; early stopping may end it sooner.
 # Writes to OUT_DIR: umap.png, embedding.tsv, clusters.tsv, metrics.tsv, model.pt.
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args) >= 1) args[[1]] else file.path("out", "demo", "R")
-epochs <- as.integer(if (length(args) >= 2) args[[2]] else Sys.getenv("SCMVP_DEMO_EPOCHS", "40"))
+epochs <- if (length(args) >= 2) args[[2]] else Sys.getenv("SCMVP_DEMO_EPOCHS", "")
+epochs <- if (nzchar(epochs)) as.integer(epochs) else NULL
 dir.create(out, recursive = TRUE, showWarnings = FALSE)
 
 suppressPackageStartupMessages({
