@@ -10,7 +10,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 R_DEBS="r-base-core r-cran-seurat r-cran-seuratobject r-cran-reticulate r-cran-matrix r-cran-testthat
   r-cran-rmarkdown r-cran-knitr pandoc r-cran-glmnet r-bioc-limma qpdf python3-venv r-cran-roxygen2
-  r-bioc-destiny r-bioc-genomicranges"
+  r-bioc-destiny r-bioc-genomicranges libopenblas0-pthread"
 if ! dpkg -s $R_DEBS >/dev/null 2>&1; then
   echo "== apt: R, Seurat and friends"
   $SUDO apt-get update -q
