@@ -91,7 +91,7 @@ class ScMVP:
         self.n_latent, self.n_hidden = int(n_latent), int(n_hidden)
         self.n_clusters = None if n_clusters is None else int(n_clusters)
         self.modality, self.attention, self.cycle, self.prior, self.gate = modality, attention, cycle, prior, gate
-        if not (isinstance(atac_weight, (int, float)) and 0 < atac_weight <= 10):
+        if isinstance(atac_weight, bool) or not (isinstance(atac_weight, (int, float)) and 0 < atac_weight <= 10):
             raise ValueError(f"atac_weight must be a number in (0, 10], got {atac_weight!r}.")
         self.atac_weight = float(atac_weight)
         self.dropout, self.lr, self.batch_size, self.seed = float(dropout), float(lr), int(batch_size), int(seed)

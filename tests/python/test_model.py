@@ -174,3 +174,25 @@ def test_default_epochs_scale_with_cells():
     from scmvp.train import default_max_epochs
 
     assert default_max_epochs(1000) >= default_max_epochs(10000) >= default_max_epochs(200000) >= 1
+
+
+def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
+    from scmvp.module import Inputs
+
+    module = fitted.module
+    data = fitted._train_data
+    inputs = data.inputs(np.arange(20), torch.device("cpu"))
+    module.eval()
+    out = {}
+    for w in (1.0, 0.05):
+        module.atac_weight = w
+        torch.manual_seed(0)
+        out[w] = module.loss(inputs)
+    module.atac_weight = fitted.atac_weight
+    t = out[1.0].terms
+    assert torch.isclose(out[1.0].terms["atac_nll"], out[0.05].terms["atac_nll"])
+    np.testing.assert_allclose(float(out[1.0].loss - out[0.05].loss), 0.95 * float(t["atac_nll"]), rtol=1e-4)
+    with pytest.raises(ValueError, match="atac_weight"):
+        ScMVP(atac_weight=0)
+    with pytest.raises(ValueError, match="atac_weight"):
+        ScMVP(atac_weight=True)
