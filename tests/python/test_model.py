@@ -177,7 +177,6 @@ def test_default_epochs_scale_with_cells():
 
 
 def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
-    from scmvp.module import Inputs
 
     module = fitted.module
     data = fitted._train_data
