@@ -1,7 +1,12 @@
-"""Fit time per epoch and peak RSS of scMVP on synthetic sparse data (not a test).
+"""Fit time per epoch and peak RSS of scMVP (and MultiVI) on synthetic sparse data (not a test).
 
     python bench/speed.py                     # 2k / 10k / 50k cells, 8,000 genes x 23,000 peaks
     python bench/speed.py --cells 2000 --threads 1 2 --device cuda
+    python bench/speed.py --methods scmvp multivi --threads 2 --json bench/results/scaling.json
+
+MultiVI runs in the peers' virtualenv (bench/setup_peers.sh; --peers-python) on the same
+matrices (ATAC binarised, as MultiVI models it; no feature filter, so both models see every
+gene and peak), also 2 epochs with 10% of cells held out; its time is that of the second epoch.
 
 Each configuration runs in a fresh process (so peak RSS is its own) and fits 2 epochs: the
 first is the warm-up (normal prior, no cycle), the second the full model (mixture prior,
@@ -15,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time, torch
@@ -37,6 +43,33 @@ print(json.dumps({"cells": cells, "threads": threads, "device": device,
   "nnz": int(rna.nnz + atac.nnz), "dense_mb": cells * (genes + peaks) * 4 / 2**20}))
 """
 
+MULTIVI_CHILD = r"""
+import json, resource, sys, time, torch
+cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+torch.set_num_threads(threads)
+import anndata as ad, muon as mu, numpy as np, scvi
+from lightning.pytorch.callbacks import Callback
+from scmvp.synthetic import sparse_counts
+rna = sparse_counts(cells, genes, 0.05, max_count=5, seed=1)
+atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
+atac.data[:] = 1.0
+mdata = mu.MuData({"rna": ad.AnnData(rna), "atac": ad.AnnData(atac)})
+scvi.settings.seed = 0
+stamps = []
+class Stamp(Callback):
+    def on_train_epoch_end(self, trainer, module):
+        stamps.append(time.perf_counter())
+t0 = time.perf_counter()
+scvi.model.MULTIVI.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
+m = scvi.model.MULTIVI(mdata)
+m.train(max_epochs=2, accelerator="gpu" if device.startswith("cuda") else "cpu", enable_progress_bar=False,
+        callbacks=[Stamp()], early_stopping=False)
+print(json.dumps({"method": "multivi", "cells": cells, "threads": threads, "device": device,
+  "warmup_epoch_s": stamps[0] - t0, "epoch_s": stamps[1] - stamps[0],
+  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  "nnz": int(rna.nnz + atac.nnz), "dense_mb": cells * (genes + peaks) * 4 / 2**20}))
+"""
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,22 +78,27 @@ def main(argv=None) -> int:
     p.add_argument("--peaks", type=int, default=23000)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
+    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "multivi"])
+    p.add_argument("--peers-python", default=str(Path.home() / ".virtualenvs/scmvp-peers/bin/python"),
+                   help="Python of the peers' virtualenv (for multivi)")
     p.add_argument("--json", help="also write the rows to this file")
     args = p.parse_args(argv)
     rows = []
-    print(f"{'cells':>7} {'threads':>7} {'device':>6} {'epoch s':>8} {'ms/cell':>8} {'peak RSS MB':>11} {'dense input MB':>14} {'nnz':>11}")
-    for cells in args.cells:
-        for threads in args.threads:
-            out = subprocess.run([sys.executable, "-c", CHILD, str(cells), str(args.genes), str(args.peaks), str(threads), args.device],
-                                 capture_output=True, text=True)
-            if out.returncode:
-                print(out.stderr[-2000:], file=sys.stderr)
-                return 1
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            r["ms_per_cell_epoch"] = 1000 * r["epoch_s"] / (0.9 * cells)  # 10% of cells are held out
-            rows.append(r)
-            print(f"{cells:>7} {threads:>7} {args.device:>6} {r['epoch_s']:>8.1f} {r['ms_per_cell_epoch']:>8.2f} "
-                  f"{r['peak_rss_mb']:>11.0f} {r['dense_mb']:>14.0f} {r['nnz']:>11}", flush=True)
+    print(f"{'method':>8} {'cells':>7} {'threads':>7} {'device':>6} {'epoch s':>8} {'ms/cell':>8} {'peak RSS MB':>11} {'dense input MB':>14} {'nnz':>11}")
+    runs = [(c, t, m) for c in args.cells for t in args.threads for m in args.methods]
+    for cells, threads, method in runs:
+        py, code = (sys.executable, CHILD) if method == "scmvp" else (args.peers_python, MULTIVI_CHILD)
+        out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device],
+                             capture_output=True, text=True)
+        if out.returncode:
+            print(f"{method} at {cells} cells failed:", out.stderr[-2000:], file=sys.stderr)
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r.setdefault("method", "scmvp")
+        r["ms_per_cell_epoch"] = 1000 * r["epoch_s"] / (0.9 * cells)  # 10% of cells are held out
+        rows.append(r)
+        print(f"{method:>8} {cells:>7} {threads:>7} {args.device:>6} {r['epoch_s']:>8.1f} {r['ms_per_cell_epoch']:>8.2f} "
+              f"{r['peak_rss_mb']:>11.0f} {r['dense_mb']:>14.0f} {r['nnz']:>11}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -1,0 +1,113 @@
+"""Tables (mean and spread over seeds) and plots from the benchmark's stored runs.
+
+    python bench/report.py --results bench/results     # writes bench/results/tables.md, bench/figures/*.png
+
+Quality per method: KMeans and Leiden ARI/NMI, silhouette; cost: fit wall and CPU time, peak
+RSS, epochs. Values are "mean ± sd (n seeds)"; a method with fewer seeds than asked says so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+QUALITY = [("kmeans_ari", "KMeans ARI"), ("kmeans_nmi", "KMeans NMI"), ("leiden_ari", "Leiden ARI"),
+           ("leiden_nmi", "Leiden NMI"), ("silhouette", "silhouette")]
+COST = [("fit_s", "fit s"), ("cpu_s", "CPU s"), ("peak_rss_mb", "peak RSS MB"), ("epochs", "epochs")]
+
+
+def fmt(values, digits=3):
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if not len(v):
+        return "—"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f} (1)"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} ({len(v)})"
+
+
+def load(results):
+    runs = defaultdict(lambda: defaultdict(list))
+    for js in sorted(Path(results).glob("*/*/seed*.json")):
+        r = json.loads(js.read_text())
+        if "scores" in r:
+            runs[r["dataset"]][r["method"]].append(r)
+    return runs
+
+
+def tables(runs) -> str:
+    lines = []
+    for ds, methods in runs.items():
+        order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
+        lines += [f"### {ds}: quality (mean ± sd over seeds; n seeds in brackets), best KMeans ARI first", "",
+                  "| method | " + " | ".join(h for _, h in QUALITY) + " |", "|---" * (len(QUALITY) + 1) + "|"]
+        for m in order:
+            lines.append(f"| {m} | " + " | ".join(fmt([r["scores"][k] for r in methods[m]]) for k, _ in QUALITY) + " |")
+        lines += ["", f"### {ds}: cost", "", "| method | " + " | ".join(h for _, h in COST) + " | model clusters ARI / NMI |",
+                  "|---" * (len(COST) + 2) + "|"]
+        for m in order:
+            rs = methods[m]
+            mc = "—"
+            if "model_cluster_ari" in rs[0]["scores"]:
+                mc = fmt([r["scores"]["model_cluster_ari"] for r in rs]) + " / " + fmt([r["scores"]["model_cluster_nmi"] for r in rs])
+            cost = [fmt([r.get(k) for r in rs], 0 if k != "epochs" else 0) for k, _ in COST]
+            lines.append(f"| {m} | " + " | ".join(cost) + f" | {mc} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(runs, figdir: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds, methods in runs.items():
+        order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
+        fig, axes = plt.subplots(1, 4, figsize=(17, 0.42 * len(order) + 1.6), sharey=True)
+        for ax, key, title in zip(axes, ["kmeans_ari", "kmeans_nmi", "leiden_ari", "fit_s"],
+                                  ["KMeans ARI", "KMeans NMI", "Leiden ARI", "fit time (s, log)"]):
+            vals = [[(r["scores"][key] if key in r["scores"] else r[key]) for r in methods[m]] for m in order]
+            y = np.arange(len(order))
+            colours = ["tab:red" if m.startswith("scmvp") else "tab:grey" for m in order]
+            ax.barh(y, [np.mean(v) for v in vals], color=colours, alpha=0.8)
+            for yi, v in zip(y, vals):
+                ax.scatter(v, [yi] * len(v), color="black", s=10, zorder=3)
+            ax.set_title(title)
+            if key == "fit_s":
+                ax.set_xscale("log")
+        axes[0].set_yticks(np.arange(len(order)), order)
+        axes[0].invert_yaxis()
+        fig.suptitle(f"{ds}: bars = mean over seeds, dots = single seeds (red: scMVP)")
+        fig.tight_layout()
+        path = figdir / f"quality_{ds}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", default=str(HERE / "results"))
+    p.add_argument("--figures", default=str(HERE / "figures"))
+    args = p.parse_args(argv)
+    runs = load(args.results)
+    if not runs:
+        raise SystemExit(f"no scored runs under {args.results}: run bench/compare.py (or bench/score.py) first")
+    text = tables(runs)
+    (Path(args.results) / "tables.md").write_text(text)
+    print(text)
+    for path in plot(runs, Path(args.figures)):
+        print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
