@@ -18,8 +18,10 @@
 #'     counts per cell, for the RNA features used) and `imputed.atac.assay` (probability that each
 #'     chosen peak is accessible). The imputed ATAC matrix is dense when it takes at most
 #'     `getOption("scMVP.max.dense.bytes")` (500 MB) and sparse otherwise, keeping values
-#'     `>= impute.threshold`. A Signac ChromatinAssay input gives a ChromatinAssay with the same
-#'     ranges when Signac is installed;
+#'     `>= impute.threshold` (0.1 unless given); `misc$imputed` records the assay names and the
+#'     threshold, and [ImputeSCMVP()] recomputes any peaks densely from the model (as
+#'     [LinkPeaksLASSO()] does for the peaks it uses). A Signac ChromatinAssay input gives a
+#'     ChromatinAssay with the same ranges when Signac is installed;
 #'   \item the command, through `LogSeuratCommand()`.
 #' }
 #'
@@ -94,8 +96,10 @@ RunSCMVP.default <- function(object, atac, batch = NULL, n.clusters = NULL, n.la
   if (!is.null(impute.rna.features)) .check_features(impute.rna.features, rownames(object), "impute.rna.features", "RNA matrix")
   if (!is.null(impute.atac.features)) .check_features(impute.atac.features, rownames(atac), "impute.atac.features", "ATAC matrix")
   .check_threshold(impute.threshold)
-  .fit_core(.as_dgc(object), .as_dgc(atac), batch, args, impute, impute.rna.features, impute.atac.features,
-            impute.threshold)
+  res <- .fit_core(.as_dgc(object), .as_dgc(atac), batch, args, impute, impute.rna.features, impute.atac.features,
+                   impute.threshold)
+  res$imputed.atac.threshold <- NULL # (the class of imputed.atac tells: a dgCMatrix is truncated)
+  res
 }
 
 #' @rdname RunSCMVP
@@ -180,6 +184,9 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
     batch.levels = if (is.null(batch.values)) NULL else sort(unique(batch.values)),
     cluster.name = cluster.name, n.clusters = res$n.clusters, probabilities = res$probabilities,
     history = res$history, warnings = res$warnings,
+    imputed = list(rna.assay = if (!is.null(res$imputed.rna)) imputed.rna.assay,
+                   atac.assay = if (!is.null(res$imputed.atac)) imputed.atac.assay,
+                   atac.threshold = res$imputed.atac.threshold),
     versions = list(scMVP = as.character(utils::packageVersion("scMVP")), python = res$versions)
   )
   object[[reduction.name]] <- SeuratObject::CreateDimReducObject(
@@ -329,6 +336,7 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
                                    threshold = if (is.null(threshold)) NULL else as.double(threshold)),
                     "RunSCMVP (ATAC imputation)")
       out$imputed.atac <- if (is.null(threshold)) .py_to_matrix(x, list(feats, cells)) else .py_to_dgc(x, list(feats, cells))
+      out$imputed.atac.threshold <- threshold
     }
   }
   .relay_warnings(.item(fit, "warnings"))

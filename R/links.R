@@ -213,14 +213,34 @@ LinkPeaksLASSO.default <- function(object, atac, genes, annotation = "mm10", win
 #' @param cells (Seurat method) Cells to use (default all).
 #' @param peaks (Seurat method) Peaks of `atac.assay` to consider (default all), e.g. the imputed
 #'   peaks when linking on raw counts, for a like-for-like comparison.
+#' @param reduction (Seurat method) The scMVP reduction whose model imputed `atac.assay`. When
+#'   [RunSCMVP()] stored that imputation sparse (probabilities below its `impute.threshold` set to
+#'   0, its rule for large data), the peaks in the genes' windows are imputed again, densely and
+#'   exactly, with [ImputeSCMVP()], so the LASSO never sees the truncated values.
 #' @export
 LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay = "scmvpRNA", atac.assay = "scmvpATAC",
-                                  rna.layer = "data", atac.layer = "data", cells = NULL, peaks = NULL, ...) {
+                                  rna.layer = "data", atac.layer = "data", cells = NULL, peaks = NULL,
+                                  reduction = "scmvp", ...) {
   rna <- .assay_matrix(object, rna.assay, rna.layer, "rna.assay", "run RunSCMVP(object, impute = TRUE) first")
   atac <- .assay_matrix(object, atac.assay, atac.layer, "atac.assay", "run RunSCMVP(object, impute = TRUE) first")
   if (!is.null(peaks)) {
     .check_features(peaks, rownames(atac), "peaks", paste0("assay '", atac.assay, "'"))
     atac <- atac[unique(peaks), , drop = FALSE]
+  }
+  imp <- .truncated_imputation(object, reduction, atac.assay, atac.layer)
+  if (!is.null(imp)) {
+    dots <- list(...)
+    window <- dots$window %||% 1e5
+    .check_number(window, "window", min = 0)
+    ann <- .gene_tss(annotation)
+    ann <- ann[ann$gene_name %in% genes, , drop = FALSE]
+    pk <- .parse_peaks(rownames(atac))
+    mid <- (pk$start + pk$end) / 2
+    near <- unique(unlist(lapply(seq_len(nrow(ann)), function(i) which(pk$chrom == ann$chrom[i] & abs(mid - ann$tss[i]) <= window))))
+    near <- intersect(rownames(atac)[sort(near)], imp$features)
+    if (length(near)) {
+      atac <- ImputeSCMVP(object, features = near, view = "atac", reduction = reduction, kind = "probability")
+    }
   }
   if (!is.null(cells)) {
     cells <- .check_cells(cells, colnames(object))
@@ -228,6 +248,17 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
     atac <- atac[, cells, drop = FALSE]
   }
   LinkPeaksLASSO.default(rna, atac, genes = genes, annotation = annotation, ...)
+}
+
+# The model and peaks behind `atac.assay` when it is the ATAC imputation that RunSCMVP() stored
+# truncated (sparse, below-threshold probabilities set to 0) in `reduction`; NULL otherwise.
+.truncated_imputation <- function(object, reduction, atac.assay, atac.layer) {
+  if (!identical(atac.layer, "data") || !reduction %in% names(object@reductions)) return(NULL)
+  misc <- methods::slot(object[[reduction]], "misc")
+  if (!is.raw(misc$model) || !identical(misc$imputed$atac.assay, atac.assay) || is.null(misc$imputed$atac.threshold)) {
+    return(NULL)
+  }
+  list(features = misc$features$atac, threshold = misc$imputed$atac.threshold)
 }
 
 # ------------------------------------------------------------------ helpers (shared with cicero.R and pseudotime.R)

@@ -133,16 +133,6 @@ ProjectSCMVP <- function(query, reference, reduction = "scmvp", rna.assay = NULL
                          refdata = NULL, device = "auto", verbose = getOption("scMVP.verbose", TRUE)) {
   if (!inherits(query, "Seurat")) .abort("scMVP: query must be a Seurat object, not ", class(query)[1], ".")
   m <- .model_of(reference, reduction)
-  assays <- .assay_names(query)
-  rna.use <- rna.assay %||% .default_assay(m$assays[["rna"]], "RNA", assays)
-  atac.use <- atac.assay %||% .default_assay(m$assays[["atac"]], "ATAC", assays)
-  for (a in c(rna.use, atac.use)) {
-    .check_string(a, "rna.assay/atac.assay", "RNA")
-    if (!a %in% assays) {
-      .abort("scMVP: assay '", a, "' is not in the query (assays: ", paste(assays, collapse = ", "),
-             "); pass rna.assay and atac.assay.")
-    }
-  }
   .check_string(reduction.name, "reduction.name", "scmvp")
   key.use <- reduction.key %||% m$key %||% "SCMVP_"
   .check_key(key.use)
@@ -160,38 +150,12 @@ ProjectSCMVP <- function(query, reference, reduction = "scmvp", rna.assay = NULL
     }
   }
   cells <- colnames(query)
-  fix <- "use the raw counts (the assay's counts layer must hold counts, not normalised data)"
-  rna <- .seurat_counts(query, rna.use, "RNA")
-  atac <- .seurat_counts(query, atac.use, "ATAC")
-  # only the model's features cross to Python (missing ones are reported there)
-  rna <- rna[intersect(m$features$rna, rownames(rna)), , drop = FALSE]
-  atac <- atac[intersect(m$features$atac, rownames(atac)), , drop = FALSE]
-  if (!nrow(rna) || !nrow(atac)) {
-    .abort("scMVP: the query's ", if (!nrow(rna)) paste0("RNA assay '", rna.use, "'") else paste0("ATAC assay '", atac.use, "'"),
-           " has none of the model's features; use an assay with the same feature names (peaks as chr-start-end).")
-  }
-  .check_counts(rna, paste0("RNA assay '", rna.use, "'"), fix)
-  .check_counts(atac, paste0("ATAC assay '", atac.use, "'"), fix)
-  empty_fix <- "remove them (subset the query to cells with counts in both assays)"
-  .check_nonempty_cells(rna, paste0("model's RNA features (assay '", rna.use, "')"), empty_fix)
-  .check_nonempty_cells(atac, paste0("model's peaks (assay '", atac.use, "')"), empty_fix)
-  batch.values <- NULL
-  if (length(m$batch.levels) && is.null(batch)) {
-    .abort("scMVP: the model was trained with batches (", paste(utils::head(m$batch.levels, 3), collapse = ", "),
-           "); pass batch = the query's meta.data column with these labels.")
-  }
-  if (!is.null(batch)) {
-    if (!length(m$batch.levels)) .abort("scMVP: the model was trained without batches; call ProjectSCMVP() without batch.")
-    if (!.is_string(batch) || !batch %in% colnames(query[[]])) {
-      .abort("scMVP: batch must name a meta.data column of the query, e.g. batch = \"orig.ident\".")
-    }
-    batch.values <- .check_batch_values(query[[]][cells, batch], length(cells), paste0("meta.data column '", batch, "'"))
-    unknown <- setdiff(unique(batch.values), m$batch.levels)
-    if (length(unknown)) {
-      .abort("scMVP: batch labels ", paste(utils::head(unknown, 3), collapse = ", "), " are unknown to the model (it knows ",
-             paste(utils::head(m$batch.levels, 5), collapse = ", "), "); use the reference's labels.")
-    }
-  }
+  inp <- .model_inputs(query, m, rna.assay, atac.assay, batch, "query", "ProjectSCMVP")
+  rna <- inp$rna
+  atac <- inp$atac
+  rna.use <- inp$rna.assay
+  atac.use <- inp$atac.assay
+  batch.values <- inp$batch
 
   br <- scmvp_bridge()
   model <- .py_call(br$model_from_bytes(m$model, device = device), "ProjectSCMVP")
@@ -234,3 +198,112 @@ ProjectSCMVP <- function(query, reference, reduction = "scmvp", rna.assay = NULL
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+# The counts of `object` that a stored model takes: the model's assays (or rna.assay/atac.assay),
+# restricted to the model's features (missing ones are reported in Python), checked as counts, plus
+# the batch labels when the model was trained with batches. `what` and `caller` name the object
+# and the function in errors.
+.model_inputs <- function(object, m, rna.assay, atac.assay, batch, what, caller) {
+  assays <- .assay_names(object)
+  rna.use <- rna.assay %||% .default_assay(m$assays[["rna"]], "RNA", assays)
+  atac.use <- atac.assay %||% .default_assay(m$assays[["atac"]], "ATAC", assays)
+  for (a in c(rna.use, atac.use)) {
+    .check_string(a, "rna.assay/atac.assay", "RNA")
+    if (!a %in% assays) {
+      .abort("scMVP: assay '", a, "' is not in the ", what, " (assays: ", paste(assays, collapse = ", "),
+             "); pass rna.assay and atac.assay.")
+    }
+  }
+  cells <- colnames(object)
+  fix <- "use the raw counts (the assay's counts layer must hold counts, not normalised data)"
+  rna <- .seurat_counts(object, rna.use, "RNA")
+  atac <- .seurat_counts(object, atac.use, "ATAC")
+  # only the model's features cross to Python (missing ones are reported there)
+  rna <- rna[intersect(m$features$rna, rownames(rna)), , drop = FALSE]
+  atac <- atac[intersect(m$features$atac, rownames(atac)), , drop = FALSE]
+  if (!nrow(rna) || !nrow(atac)) {
+    .abort("scMVP: the ", what, "'s ", if (!nrow(rna)) paste0("RNA assay '", rna.use, "'") else paste0("ATAC assay '", atac.use, "'"),
+           " has none of the model's features; use an assay with the same feature names (peaks as chr-start-end).")
+  }
+  .check_counts(rna, paste0("RNA assay '", rna.use, "'"), fix)
+  .check_counts(atac, paste0("ATAC assay '", atac.use, "'"), fix)
+  empty_fix <- paste0("remove them (subset the ", what, " to cells with counts in both assays)")
+  .check_nonempty_cells(rna, paste0("model's RNA features (assay '", rna.use, "')"), empty_fix)
+  .check_nonempty_cells(atac, paste0("model's peaks (assay '", atac.use, "')"), empty_fix)
+  batch.values <- NULL
+  if (length(m$batch.levels) && is.null(batch)) {
+    .abort("scMVP: the model was trained with batches (", paste(utils::head(m$batch.levels, 3), collapse = ", "),
+           "); pass batch = the ", what, "'s meta.data column with these labels.")
+  }
+  if (!is.null(batch)) {
+    if (!length(m$batch.levels)) .abort("scMVP: the model was trained without batches; call ", caller, "() without batch.")
+    if (!.is_string(batch) || !batch %in% colnames(object[[]])) {
+      .abort("scMVP: batch must name a meta.data column of the ", what, ", e.g. batch = \"orig.ident\".")
+    }
+    batch.values <- .check_batch_values(object[[]][cells, batch], length(cells), paste0("meta.data column '", batch, "'"))
+    unknown <- setdiff(unique(batch.values), m$batch.levels)
+    if (length(unknown)) {
+      .abort("scMVP: batch labels ", paste(utils::head(unknown, 3), collapse = ", "), " are unknown to the model (it knows ",
+             paste(utils::head(m$batch.levels, 5), collapse = ", "), "); use the reference's labels.")
+    }
+  }
+  list(rna = rna, atac = atac, rna.assay = rna.use, atac.assay = atac.use, batch = batch.values)
+}
+
+#' Imputed expression or accessibility of chosen features, from the stored scMVP model
+#'
+#' Recomputes, densely and exactly, the model's imputation for the requested genes or peaks of
+#' the cells of `object` (from their counts and the model stored in the scMVP reduction). Useful
+#' where [RunSCMVP()] stored the imputed ATAC sparse (probabilities below `impute.threshold` set to
+#' 0, its rule for large data sets) or did not impute at all: only the requested features are
+#' computed, so memory stays at features x cells.
+#'
+#' @param object A Seurat object with raw counts and the scMVP reduction made by [RunSCMVP()] on
+#'   it (which holds the model).
+#' @param features Gene names (`view = "rna"`) or peak names (`view = "atac"`) known to the model.
+#' @param view `"atac"` (default) or `"rna"`.
+#' @param reduction The scMVP reduction holding the model.
+#' @param rna.assay,atac.assay Assays with the counts; default: those the model was trained on.
+#' @param batch meta.data column with the batch labels, when the model was trained with batches
+#'   (default: the column it was trained with).
+#' @param kind For `view = "atac"`: `"probability"` (P(accessible), default) or `"rate"`.
+#' @param device `"auto"`, `"cpu"` or `"cuda"`.
+#' @return A dense features x cells matrix (double): imputed expression scaled to 10,000 per cell
+#'   (`"rna"`) or accessibility (`"atac"`).
+#' @export
+#' @examples
+#' \donttest{
+#' if (scmvp_available()) {
+#'   obj <- ReadSCMVPExample(n.cells = 300)
+#'   obj <- RunSCMVP(obj, n.clusters = 5, epochs = 2, impute = FALSE, verbose = FALSE)
+#'   p <- ImputeSCMVP(obj, features = rownames(obj[["ATAC"]])[1:5])
+#'   dim(p)
+#' }
+#' }
+ImputeSCMVP <- function(object, features, view = c("atac", "rna"), reduction = "scmvp", rna.assay = NULL,
+                        atac.assay = NULL, batch = NULL, kind = c("probability", "rate"), device = "auto") {
+  if (!inherits(object, "Seurat")) .abort("scMVP: object must be a Seurat object, not ", class(object)[1], ".")
+  view <- .check_choice(view, c("atac", "rna"), "view")
+  kind <- .check_choice(kind, c("probability", "rate"), "kind")
+  .check_device(device)
+  m <- .model_of(object, reduction)
+  if (!is.character(features) || !length(features) || anyNA(features)) {
+    .abort("scMVP: features must be a character vector of ", if (view == "rna") "gene" else "peak", " names.")
+  }
+  features <- unique(features)
+  known <- m$features[[view]]
+  .check_features(features, known, "features", paste0("model's ", if (view == "rna") "genes" else "peaks"))
+  batch <- batch %||% (if (length(m$batch.levels)) m$batch)
+  inp <- .model_inputs(object, m, rna.assay, atac.assay, batch, "object", "ImputeSCMVP")
+  br <- scmvp_bridge()
+  model <- .py_call(br$model_from_bytes(m$model, device = device), "ImputeSCMVP")
+  args <- list(model, rna = .to_py_csc(inp$rna), atac = .to_py_csc(inp$atac), rna_features = .to_py_chr(rownames(inp$rna)),
+               atac_features = .to_py_chr(rownames(inp$atac)), features = .to_py_chr(features),
+               batch = .to_py_chr(inp$batch))
+  x <- if (view == "rna") {
+    .py_call(do.call(br$impute_rna, args), "ImputeSCMVP")
+  } else {
+    .py_call(do.call(br$impute_atac, c(args, list(kind = kind))), "ImputeSCMVP")
+  }
+  .py_to_matrix(x, list(features, colnames(object)))
+}

@@ -103,7 +103,9 @@ RunSCMVPPseudotime <- function(object, cells = NULL, reduction = "scmvp", dims =
     # DPT() also searches for branches, and destiny's branch search stops with "stats$g >= gmin is
     # not TRUE" on some embeddings; the pseudotime from the root does not depend on that search,
     # so it is then read from the unbranched DPT object.
-    pt <- tryCatch(destiny::DPT(dm, tips = tip)$dpt, error = function(e) {
+    # (`$dpt` would be the pseudotime from the tip of destiny's first branch, which after the
+    # branch search need not be the root: read the row of the root cell itself)
+    pt <- tryCatch(destiny::DPT(dm, tips = tip)[[paste0("DPT", tip)]], error = function(e) {
       if (!grepl("gmin", conditionMessage(e), fixed = TRUE)) stop(e)
       utils::getFromNamespace("dummy_dpt", "destiny")(dm)[[paste0("DPT", tip)]]
     })

@@ -219,6 +219,10 @@ def mofa(data, seed, threads, n_factors=10):
     atac = _anndata(data.atac, data.peaks, data.cells)
     mu.atac.pp.tfidf(atac, scale_factor=1e4)
     sc.pp.highly_variable_genes(atac, min_mean=0.05, max_mean=1.5, min_disp=0.5)
+    peak_rule = "muon tutorial (min_mean 0.05, max_mean 1.5, min_disp 0.5)"
+    if atac.var.highly_variable.sum() < 1000:  # sparse data sets: the tutorial's cut keeps (almost) nothing
+        sc.pp.highly_variable_genes(atac, n_top_genes=min(5000, atac.n_vars))
+        peak_rule = "5,000 most dispersed peaks (the tutorial's cut kept < 1,000)"
     mdata = mu.MuData({"rna": rna, "atac": atac})
     _mofapy2_names_fix()
     out = os.path.join(tempfile.mkdtemp(prefix="mofa_"), "model.hdf5")
@@ -233,7 +237,7 @@ def mofa(data, seed, threads, n_factors=10):
         iters = None
     return {"embedding": mdata.obsm["X_mofa"], "epochs": iters,
             "info": {"n_factors": n_factors, "n_hvg": int(rna.var.highly_variable.sum()),
-                     "n_variable_peaks": int(atac.var.highly_variable.sum())}}
+                     "n_variable_peaks": int(atac.var.highly_variable.sum()), "peak_rule": peak_rule}}
 
 
 def _mofapy2_names_fix():

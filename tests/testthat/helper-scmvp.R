@@ -36,14 +36,14 @@ top_peaks <- function(obj, n) {
 
 # The main fitted object, shared by the structure, downstream, model and quality tests (one fit
 # keeps the suite short): 2,000 random cells, all genes, the 5,000 most accessible peaks,
-# 10 epochs, K estimated from the data; imputation on.
+# 20 epochs, K estimated from the data; imputation on.
 FIT_CELLS <- 2000L
 fitted_object <- function() {
   if (is.null(.fx$fitted)) {
     obj <- example_object(FIT_CELLS)
     .fx$fitted_peaks <- top_peaks(obj, 5000)
     t0 <- proc.time()[["elapsed"]]
-    .fx$fitted <- RunSCMVP(obj, atac.features = .fx$fitted_peaks, epochs = 10, seed.use = 42, verbose = FALSE)
+    .fx$fitted <- RunSCMVP(obj, atac.features = .fx$fitted_peaks, epochs = 20, seed.use = 42, verbose = FALSE)
     .fx$fit_seconds <- proc.time()[["elapsed"]] - t0
   }
   .fx$fitted

@@ -110,11 +110,14 @@ test_that("scmvp_config starts the chosen Python, without reticulate's Poetry wa
     "cfg <- withCallingHandlers(scmvp_config(), warning = function(w) { n <<- n + 1L; cat('WARNING=', conditionMessage(w), '\\n') })",
     "cat('WARNINGS=', n, '\\n', sep = '')",
     "cat('PYTHON=', reticulate::py_config()$python, '\\n', sep = '')",
-    "cat('AVAILABLE=', cfg$available, '\\n', sep = '')"
+    "cat('AVAILABLE=', cfg$available, '\\n', sep = '')",
+    "cat('BLAS=', cfg$torch.blas, '\\n', sep = '')"
   ), script)
   out <- system2("env", c("-u", "RETICULATE_PYTHON", paste0("SCMVP_PYTHON=", py), file.path(R.home("bin"), "Rscript"), script),
                  stdout = TRUE, stderr = TRUE)
   expect_true("WARNINGS=0" %in% out, info = paste(out, collapse = "\n"))
   expect_true("AVAILABLE=TRUE" %in% out)
   expect_true(paste0("PYTHON=", py) %in% out)
+  # R's BLAS is in the process before torch: torch must be bound to its own (R/install.R)
+  expect_true("BLAS=torch's own (bound with RTLD_DEEPBIND)" %in% out, info = paste(out, collapse = "\n"))
 })

@@ -215,3 +215,37 @@ test_that("LinkPeaksLASSO on the imputed assays of a fitted object links peaks a
   expect_true(all(raw$peak %in% imp))
   expect_gt(mean(info$r2), mean(rinfo$r2, na.rm = TRUE))
 })
+
+test_that("ImputeSCMVP recomputes the stored imputations exactly, and LinkPeaksLASSO uses it for a truncated ATAC assay", {
+  skip_if_no_scmvp()
+  obj <- fitted_object()
+  misc <- SeuratObject::Misc(obj[["scmvp"]])
+  expect_identical(misc$imputed$atac.assay, "scmvpATAC")
+  expect_null(misc$imputed$atac.threshold) # 5,000 peaks x 2,000 cells are kept dense
+  peaks <- rownames(obj[["scmvpATAC"]])[c(5, 1, 300)]
+  p <- ImputeSCMVP(obj, features = peaks)
+  expect_identical(dimnames(p), list(peaks, colnames(obj)))
+  expect_equal(p, as.matrix(SeuratObject::GetAssayData(obj, slot = "data", assay = "scmvpATAC")[peaks, ]), tolerance = 1e-5)
+  genes <- rownames(obj[["scmvpRNA"]])[1:3]
+  x <- ImputeSCMVP(obj, features = genes, view = "rna")
+  expect_equal(x, as.matrix(SeuratObject::GetAssayData(obj, slot = "data", assay = "scmvpRNA")[genes, ]), tolerance = 1e-4)
+  err <- tryCatch(ImputeSCMVP(obj, features = c(peaks, "chr1-1-2")), error = identity)
+  expect_match(conditionMessage(err), "1 of the 4 features are not in the model's peaks \\(e.g. chr1-1-2\\)")
+  expect_true(one_line(conditionMessage(err)))
+
+  # the same object with the ATAC imputation stored truncated, as RunSCMVP does for large data
+  genes <- c("Rorb", "Gad1", "Sst")
+  full <- LinkPeaksLASSO(obj, genes = genes, verbose = FALSE)
+  dense <- SeuratObject::GetAssayData(obj, slot = "data", assay = "scmvpATAC")
+  trunc <- obj
+  cut <- Matrix::Matrix(ifelse(as.matrix(dense) >= 0.1, as.matrix(dense), 0), sparse = TRUE)
+  trunc[["scmvpATAC"]] <- SeuratObject::CreateAssayObject(data = cut)
+  trunc[["scmvp"]]@misc$imputed$atac.threshold <- 0.1
+  again <- LinkPeaksLASSO(trunc, genes = genes, verbose = FALSE)
+  expect_equal(attr(again, "genes")$r2, attr(full, "genes")$r2, tolerance = 1e-3)
+  expect_identical(again$peak, full$peak)
+  # without the record, the truncated values themselves are used (and give other fits)
+  trunc[["scmvp"]]@misc$imputed$atac.threshold <- NULL
+  expect_warning(cut_fit <- LinkPeaksLASSO(trunc, genes = genes, verbose = FALSE), "constant peaks")
+  expect_false(isTRUE(all.equal(attr(cut_fit, "genes")$r2, attr(full, "genes")$r2, tolerance = 1e-3)))
+})
