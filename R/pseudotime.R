@@ -7,10 +7,12 @@
 #'
 #' **Root.** `root` is either one cell name, or (with `root.by`) one or more values of the
 #' meta.data column `root.by`, e.g. `root.by = "cell_type_coarse", root = "L2/3"`. With a group,
-#' the root is the group's cell at the end of the first diffusion component on the group's side
-#' (the group cell with the lowest DC1 when the group's mean DC1 is below the subset's mean, else
-#' the highest), so pseudotime runs from that group to the others. `root = NULL` lets destiny pick
-#' a tip of the diffusion map (`destiny::find_tips()`, seeded).
+#' the root is the group's cell nearest to the group's centre in diffusion space (the first five
+#' diffusion components), so pseudotime runs from that group to the others. (The group's extreme
+#' cell along the first diffusion component, used before, gave the L6 neurons the lowest
+#' pseudotime from an L2/3 root on the bundled cortex data: that component need not follow the
+#' lineage.) `root = NULL` lets destiny pick a tip of the diffusion map (`destiny::find_tips()`,
+#' seeded).
 #'
 #' destiny is a Bioconductor package (Debian: `apt-get install r-bioc-destiny`); it is only needed
 #' for this function.
@@ -90,11 +92,10 @@ RunSCMVPPseudotime <- function(object, cells = NULL, reduction = "scmvp", dims =
     dm <- do.call(destiny::DiffusionMap, dm_args)
     ev <- destiny::eigenvectors(dm)
     if (!is.null(root.group)) {
-      dc1 <- ev[, 1]
-      in_group <- cells %in% root.group
-      low <- mean(dc1[in_group]) <= mean(dc1)
-      cand <- which(in_group)
-      tip <- cand[if (low) which.min(dc1[cand]) else which.max(dc1[cand])]
+      d <- seq_len(min(5L, ncol(ev)))
+      cand <- which(cells %in% root.group)
+      centre <- colMeans(ev[cand, d, drop = FALSE])
+      tip <- cand[which.min(rowSums(sweep(ev[cand, d, drop = FALSE], 2, centre)^2))]
     } else if (!is.null(root)) {
       tip <- match(root, cells)
     } else {

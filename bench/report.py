@@ -2,6 +2,9 @@
 
     python bench/report.py --results bench/results     # writes bench/results/tables.md, bench/figures/*.png
 
+With RESULTS/scaling.json (from `bench/speed.py --methods scmvp multivi --json ...`), also plots
+seconds per epoch and peak RSS against the number of cells (bench/figures/scaling.png).
+
 Quality per method: KMeans and Leiden ARI/NMI, silhouette; cost: fit wall and CPU time, peak
 RSS, epochs. Values are "mean ± sd (n seeds)"; a method with fewer seeds than asked says so.
 """
@@ -93,6 +96,32 @@ def plot(runs, figdir: Path):
     return paths
 
 
+def plot_scaling(rows, figdir: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figdir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for method in sorted({r["method"] for r in rows}):
+        rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["cells"])
+        label = f"{method} ({rs[0]['threads']} threads, {rs[0]['device']})"
+        axes[0].plot([r["cells"] for r in rs], [r["epoch_s"] for r in rs], "o-", label=label)
+        axes[1].plot([r["cells"] for r in rs], [r["peak_rss_mb"] / 1024 for r in rs], "o-", label=label)
+    for ax, title in zip(axes, ["seconds per epoch", "peak RSS (GB)"]):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cells (8,000 genes x 23,000 peaks, synthetic)")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = figdir / "scaling.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", default=str(HERE / "results"))
@@ -106,6 +135,9 @@ def main(argv=None) -> int:
     print(text)
     for path in plot(runs, Path(args.figures)):
         print("wrote", path)
+    scaling = Path(args.results) / "scaling.json"
+    if scaling.exists():
+        print("wrote", plot_scaling(json.loads(scaling.read_text()), Path(args.figures)))
     return 0
 
 

@@ -41,7 +41,7 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   expect_identical(unname(apply(misc$probabilities, 1, which.max)), as.integer(cl))
   expect_true(all(misc$features$atac %in% .fx$fitted_peaks))
   expect_true(all(misc$features$rna %in% rownames(obj[["RNA"]])))
-  expect_length(misc$history$loss, 10)
+  expect_length(misc$history$loss, 20)
   expect_true(all(is.finite(misc$history$loss)))
 
   # imputed assays: dense, features = those used, cells in order, plausible values
@@ -60,7 +60,7 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   expect_s4_class(cmd, "SeuratCommand")
   expect_identical(cmd@assay.used, "RNA")
   expect_identical(cmd$atac.assay, "ATAC")
-  expect_identical(cmd$epochs, 10)
+  expect_identical(cmd$epochs, 20)
   expect_null(cmd$n.clusters)
   expect_null(cmd$rna.features)
   expect_identical(names(obj@assays), c("RNA", "ATAC", "scmvpRNA", "scmvpATAC"))
