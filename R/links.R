@@ -111,7 +111,7 @@ LinkPeaksLASSO.default <- function(object, atac, genes, annotation = "mm10", win
   ann <- .gene_tss(annotation)
   peaks <- .parse_peaks(rownames(atac))
   mid <- (peaks$start + peaks$end) / 2
-  by_chrom <- split(seq_len(nrow(peaks)), peaks$chrom)
+  near <- .window_index(peaks, window)
   n <- ncol(object)
   foldid <- .with_seed(seed.use, sample(rep(seq_len(nfolds), length.out = n)))
   t0 <- proc.time()[["elapsed"]]
@@ -130,8 +130,7 @@ LinkPeaksLASSO.default <- function(object, atac, genes, annotation = "mm10", win
     info$chrom[k] <- a$chrom
     info$strand[k] <- a$strand
     info$tss[k] <- a$tss
-    cand <- by_chrom[[a$chrom]]
-    idx <- cand[abs(mid[cand] - a$tss) <= window]
+    idx <- near(a$chrom, a$tss)
     info$n.peaks[k] <- length(idx)
     if (!g %in% rownames(object)) {
       info$status[k] <- "not in RNA data"
@@ -234,10 +233,9 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
     .check_number(window, "window", min = 0)
     ann <- .gene_tss(annotation)
     ann <- ann[ann$gene_name %in% genes, , drop = FALSE]
-    pk <- .parse_peaks(rownames(atac))
-    mid <- (pk$start + pk$end) / 2
-    near <- unique(unlist(lapply(seq_len(nrow(ann)), function(i) which(pk$chrom == ann$chrom[i] & abs(mid - ann$tss[i]) <= window))))
-    near <- intersect(rownames(atac)[sort(near)], imp$features)
+    in_window <- .window_index(.parse_peaks(rownames(atac)), window)
+    idx <- unique(unlist(lapply(seq_len(nrow(ann)), function(i) in_window(ann$chrom[i], ann$tss[i]))))
+    near <- intersect(rownames(atac)[sort(idx)], imp)
     if (length(near)) {
       atac <- ImputeSCMVP(object, features = near, view = "atac", reduction = reduction, kind = "probability")
     }
@@ -250,15 +248,26 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
   LinkPeaksLASSO.default(rna, atac, genes = genes, annotation = annotation, ...)
 }
 
-# The model and peaks behind `atac.assay` when it is the ATAC imputation that RunSCMVP() stored
-# truncated (sparse, below-threshold probabilities set to 0) in `reduction`; NULL otherwise.
+# A function(chrom, tss) giving the indices of the peaks (a .parse_peaks() table) whose midpoint
+# lies within `window` bp of the TSS, edges included: the one definition of a gene's window.
+.window_index <- function(peaks, window) {
+  mid <- (peaks$start + peaks$end) / 2
+  by_chrom <- split(seq_len(nrow(peaks)), peaks$chrom)
+  function(chrom, tss) {
+    cand <- by_chrom[[chrom]]
+    cand[abs(mid[cand] - tss) <= window]
+  }
+}
+
+# The model's peaks when `atac.assay` is the ATAC imputation that RunSCMVP() stored truncated
+# (sparse, below-threshold probabilities set to 0) in `reduction`; NULL otherwise.
 .truncated_imputation <- function(object, reduction, atac.assay, atac.layer) {
   if (!identical(atac.layer, "data") || !reduction %in% names(object@reductions)) return(NULL)
   misc <- methods::slot(object[[reduction]], "misc")
   if (!is.raw(misc$model) || !identical(misc$imputed$atac.assay, atac.assay) || is.null(misc$imputed$atac.threshold)) {
     return(NULL)
   }
-  list(features = misc$features$atac, threshold = misc$imputed$atac.threshold)
+  misc$features$atac
 }
 
 # ------------------------------------------------------------------ helpers (shared with cicero.R and pseudotime.R)
