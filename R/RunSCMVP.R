@@ -39,7 +39,7 @@
 #' @param object A Seurat object, or (default method) the RNA counts: a features x cells
 #'   dgCMatrix or matrix with dimnames.
 #' @param ... Model settings passed to the Python model: `n_hidden` (128), `attention` (TRUE),
-#'   `cycle` (TRUE), `prior` ("gmm" or "normal"), `gate` ("sigmoid" or "softmax"), `atac_weight`
+#'   `cycle` (TRUE; "rna" re-encodes only the imputed RNA, FALSE switches it off), `prior` ("gmm" or "normal"), `gate` ("sigmoid" or "softmax"), `atac_weight`
 #'   (0.05: weight of the ATAC likelihood next to the RNA one, see the Python `ScMVP` docs), `dropout`
 #'   (0.1), `lr` (5e-3), `batch_size` (128), `modality` ("joint", "rna" or "atac").
 #' @return The default method: a named list with `embedding` (cells x n.latent), `clusters`

@@ -68,7 +68,13 @@
   if (!is.null(params$modality) && !(.is_string(params$modality) && params$modality %in% c("joint", "rna", "atac"))) {
     .abort("scMVP: modality must be \"joint\", \"rna\" or \"atac\".")
   }
-  for (k in intersect(nm, c("attention", "cycle"))) .check_flag(params[[k]], k)
+  if (!is.null(params$attention)) .check_flag(params$attention, "attention")
+  if (!is.null(params$cycle) && !identical(params$cycle, "rna")) {
+    if (!(is.logical(params$cycle) && length(params$cycle) == 1L && !is.na(params$cycle))) {
+      .abort("scMVP: cycle must be TRUE (re-encode the imputed RNA and ATAC), \"rna\" (the imputed RNA only) ",
+             "or FALSE, not ", .show(params$cycle), ".")
+    }
+  }
   for (k in intersect(nm, c("dropout", "lr", "atac_weight"))) {
     v <- params[[k]]
     if (!is.numeric(v) || length(v) != 1L || is.na(v) || v < 0 || (k == "dropout" && v >= 1) || (k != "dropout" && v == 0) ||

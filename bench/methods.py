@@ -28,6 +28,7 @@ METHODS = {
     "scmvp_no_attention": ("scmvp", None),
     "scmvp_no_cycle": ("scmvp", None),
     "scmvp_normal_prior": ("scmvp", None),
+    "scmvp_cycle_rna": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -78,6 +79,10 @@ def scmvp_no_cycle(data, seed, threads):
 
 def scmvp_normal_prior(data, seed, threads):
     return _scmvp(data, seed, threads, prior="normal")
+
+
+def scmvp_cycle_rna(data, seed, threads):
+    return _scmvp(data, seed, threads, cycle="rna")
 
 
 # ---------------------------------------------------------------- peers

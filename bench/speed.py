@@ -25,6 +25,7 @@ from pathlib import Path
 CHILD = r"""
 import json, resource, sys, time, torch
 cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+cycle = {"true": True, "rna": "rna"}[sys.argv[6]]
 torch.set_num_threads(threads)
 import scmvp
 from scmvp.synthetic import sparse_counts
@@ -33,7 +34,7 @@ atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
 stamps = []
 cb = lambda epoch, total, rec: stamps.append(time.perf_counter())
 t0 = time.perf_counter()
-m = scmvp.ScMVP(n_clusters=10, seed=0, device=device, verbose=False, progress_bar=False)
+m = scmvp.ScMVP(n_clusters=10, seed=0, device=device, verbose=False, progress_bar=False, cycle=cycle)
 m.fit(rna, atac, max_epochs=2, early_stopping=False, callback=cb)
 if device.startswith("cuda"):
     torch.cuda.synchronize()
@@ -78,30 +79,37 @@ def main(argv=None) -> int:
     p.add_argument("--peaks", type=int, default=23000)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "multivi"])
+    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "scmvp_cycle_rna", "multivi"],
+                   help="scmvp_cycle_rna: scMVP with cycle='rna' (no re-encoding of the imputed peaks)")
     p.add_argument("--peers-python", default=str(Path.home() / ".virtualenvs/scmvp-peers/bin/python"),
                    help="Python of the peers' virtualenv (for multivi)")
-    p.add_argument("--json", help="also write the rows to this file")
+    p.add_argument("--json", help="also write the rows to this file (rows already there for other "
+                   "method / cells / threads / device combinations are kept)")
     args = p.parse_args(argv)
     rows = []
     print(f"{'method':>8} {'cells':>7} {'threads':>7} {'device':>6} {'epoch s':>8} {'ms/cell':>8} {'peak RSS MB':>11} {'dense input MB':>14} {'nnz':>11}")
     runs = [(c, t, m) for c in args.cells for t in args.threads for m in args.methods]
     for cells, threads, method in runs:
-        py, code = (sys.executable, CHILD) if method == "scmvp" else (args.peers_python, MULTIVI_CHILD)
-        out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device],
-                             capture_output=True, text=True)
+        py, code = (args.peers_python, MULTIVI_CHILD) if method == "multivi" else (sys.executable, CHILD)
+        extra = [] if method == "multivi" else ["rna" if method == "scmvp_cycle_rna" else "true"]
+        out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device,
+                              *extra], capture_output=True, text=True)
         if out.returncode:
             print(f"{method} at {cells} cells failed:", out.stderr[-2000:], file=sys.stderr)
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        r.setdefault("method", "scmvp")
+        r["method"] = method
         r["ms_per_cell_epoch"] = 1000 * r["epoch_s"] / (0.9 * cells)  # 10% of cells are held out
         rows.append(r)
         print(f"{method:>8} {cells:>7} {threads:>7} {args.device:>6} {r['epoch_s']:>8.1f} {r['ms_per_cell_epoch']:>8.2f} "
               f"{r['peak_rss_mb']:>11.0f} {r['dense_mb']:>14.0f} {r['nnz']:>11}", flush=True)
     if args.json:
+        key = lambda r: (r["method"], r["cells"], r["threads"], r["device"])
+        new = {key(r) for r in rows}
+        old = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else []
+        merged = [r for r in old if key(r) not in new] + rows
         with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+            json.dump(sorted(merged, key=lambda r: (r["cells"], r["method"], r["threads"])), fh, indent=2)
     return 0
 
 

@@ -38,7 +38,9 @@ class ScMVP:
         :func:`scmvp.prior.estimate_n_clusters`).
     n_hidden : hidden width H (default 128; a multiple of 8 when ``attention``).
     modality : ``"joint"`` (both views), ``"rna"`` or ``"atac"`` (single-view runs).
-    attention, cycle : switch the attention layers and the cycle-consistency module.
+    attention : switch the attention layers on or off.
+    cycle : the cycle-consistency module: ``True`` re-encodes the imputed RNA and ATAC,
+        ``"rna"`` the imputed RNA only (cheaper: no dense pass over all peaks), ``False`` none.
     prior : ``"gmm"`` (mixture prior) or ``"normal"`` (standard normal; clusters from a
         mixture fitted after training).
     gate : cluster attention gate, ``"sigmoid"`` (default) or ``"softmax"``.
@@ -67,7 +69,7 @@ class ScMVP:
         n_hidden: int = 128,
         modality: str = "joint",
         attention: bool = True,
-        cycle: bool = True,
+        cycle=True,
         prior: str = "gmm",
         gate: str = "sigmoid",
         atac_weight: float = 0.05,
@@ -86,6 +88,8 @@ class ScMVP:
             _check_int("n_clusters", n_clusters, 1)
         if modality not in ("joint", "rna", "atac"):
             raise ValueError(f"modality must be 'joint', 'rna' or 'atac', got {modality!r}.")
+        if cycle not in (True, False, "rna"):
+            raise ValueError(f"cycle must be True (re-encode both imputed views), 'rna' (the imputed RNA only) or False, got {cycle!r}.")
         if attention and n_hidden % 8:
             raise ValueError(f"n_hidden must be a multiple of 8 when attention=True, got {n_hidden}.")
         self.n_latent, self.n_hidden = int(n_latent), int(n_hidden)

@@ -43,6 +43,8 @@ test_that("RunSCMVP.Seurat validates assays, counts, cells, batch and arguments"
   expect_scmvp_error(RunSCMVP(obj, n_hiden = 64), "unknown argument n_hiden; model settings are n_hidden")
   expect_scmvp_error(RunSCMVP(obj, n_hidden = 3), "n_hidden must be a whole number at least 8")
   expect_scmvp_error(RunSCMVP(obj, modality = "protein"), "modality must be")
+  expect_scmvp_error(RunSCMVP(obj, cycle = "atac"), "cycle must be TRUE .*\"rna\" .*or FALSE, not \"atac\"")
+  expect_scmvp_error(RunSCMVP(obj, attention = NA), "attention must be TRUE or FALSE")
   expect_identical(obj, before)
 })
 
