@@ -22,9 +22,24 @@ HERE = Path(__file__).resolve().parent
 QUALITY = [("kmeans_ari", "KMeans ARI"), ("kmeans_nmi", "KMeans NMI"), ("leiden_ari", "Leiden ARI"),
            ("leiden_nmi", "Leiden NMI"), ("silhouette", "silhouette")]
 COST = [("fit_s", "fit s"), ("cpu_s", "CPU s"), ("peak_rss_mb", "peak RSS MB"), ("epochs", "epochs")]
-# Times are averaged over clean runs only: a run that shared the 2 cores with another job
-# carries "contended": "<why>" in its JSON and is left out of these two columns.
+# Times are averaged over clean runs on one processor only: a run that shared the cores with
+# another job carries "contended": "<why>" in its JSON, and a run on another processor model
+# than the dataset's reference one (the most common among its runs, JSON "cpu") is not
+# comparable; both are left out of these two columns.
 TIMED = ("fit_s", "cpu_s")
+
+
+def reference_cpu(methods) -> str:
+    """The processor model most of a dataset's runs were timed on."""
+    cpus = [r.get("cpu", "unknown") for rs in methods.values() for r in rs]
+    return max(set(cpus), key=cpus.count)
+
+
+def timed(r, key, ref_cpu):
+    """A run's cost value, or None for a time that is not comparable (contended, other CPU)."""
+    if key in TIMED and (r.get("contended") or r.get("cpu", "unknown") != ref_cpu):
+        return None
+    return r.get(key)
 
 
 def fmt(values, digits=3):
@@ -48,6 +63,7 @@ def load(results):
 def tables(runs) -> str:
     lines = []
     for ds, methods in runs.items():
+        ref_cpu = reference_cpu(methods)
         order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
         lines += [f"### {ds}: quality (mean ± sd over seeds; n seeds in brackets), best KMeans ARI first", "",
                   "| method | " + " | ".join(h for _, h in QUALITY) + " |", "|---" * (len(QUALITY) + 1) + "|"]
@@ -60,9 +76,10 @@ def tables(runs) -> str:
             mc = "—"
             if "model_cluster_ari" in rs[0]["scores"]:
                 mc = fmt([r["scores"]["model_cluster_ari"] for r in rs]) + " / " + fmt([r["scores"]["model_cluster_nmi"] for r in rs])
-            cost = [fmt([None if k in TIMED and r.get("contended") else r.get(k) for r in rs], 0) for k, _ in COST]
+            cost = [fmt([timed(r, k, ref_cpu) for r in rs], 0) for k, _ in COST]
             lines.append(f"| {m} | " + " | ".join(cost) + f" | {mc} |")
-        lines += ["", "(fit s and CPU s: runs that shared the CPU with another job are left out, so their n can be "
+        lines += ["", f"(fit s and CPU s: clean runs on the reference processor ({ref_cpu}) only; runs that "
+                  "shared the CPU with another job or ran on another processor are left out, so their n can be "
                   "smaller; quality and memory use every run.)", ""]
     return "\n".join(lines)
 
@@ -76,11 +93,13 @@ def plot(runs, figdir: Path):
     figdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for ds, methods in runs.items():
+        ref_cpu = reference_cpu(methods)
         order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
         fig, axes = plt.subplots(1, 4, figsize=(17, 0.42 * len(order) + 1.6), sharey=True)
         for ax, key, title in zip(axes, ["kmeans_ari", "kmeans_nmi", "leiden_ari", "fit_s"],
                                   ["KMeans ARI", "KMeans NMI", "Leiden ARI", "fit time (s, log)"]):
-            vals = [[(r["scores"][key] if key in r["scores"] else r[key]) for r in methods[m]] for m in order]
+            vals = [[v for v in ((r["scores"][key] if key in r["scores"] else timed(r, key, ref_cpu))
+                                 for r in methods[m]) if v is not None] or [np.nan] for m in order]
             y = np.arange(len(order))
             colours = ["tab:red" if m.startswith("scmvp") else "tab:grey" for m in order]
             ax.barh(y, [np.mean(v) for v in vals], color=colours, alpha=0.8)

@@ -19,6 +19,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def cpu_model() -> str:
+    """The processor's model name (fit times are only comparable on the same one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def _cpu_seconds() -> float:
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -73,7 +86,7 @@ def main(argv=None) -> int:
     np.savez_compressed(out / f"seed{args.seed}.npz", **arrays)
     record = {
         "dataset": Path(args.dataset).name, "method": args.method, "seed": args.seed, "threads": args.threads,
-        "n_cells": int(data.rna.shape[0]), "fit_s": fit_s, "cpu_s": cpu_s, "import_load_s": import_s,
+        "cpu": cpu_model(), "n_cells": int(data.rna.shape[0]), "fit_s": fit_s, "cpu_s": cpu_s, "import_load_s": import_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "epochs": res.get("epochs"), "dims": int(arrays["embedding"].shape[1]), "info": res.get("info", {}),
     }

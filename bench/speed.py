@@ -22,6 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_one import cpu_model  # noqa: E402
+
 CHILD = r"""
 import json, resource, sys, time, torch
 cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -99,6 +102,7 @@ def main(argv=None) -> int:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["method"] = method
+        r["cpu"] = cpu_model()
         r["ms_per_cell_epoch"] = 1000 * r["epoch_s"] / (0.9 * cells)  # 10% of cells are held out
         rows.append(r)
         print(f"{method:>8} {cells:>7} {threads:>7} {args.device:>6} {r['epoch_s']:>8.1f} {r['ms_per_cell_epoch']:>8.2f} "
