@@ -81,7 +81,23 @@ def tables(runs) -> str:
         lines += ["", f"(fit s and CPU s: clean runs on the reference processor ({ref_cpu}) only; runs that "
                   "shared the CPU with another job or ran on another processor are left out, so their n can be "
                   "smaller; quality and memory use every run.)", ""]
+        lines += fit_time_by_processor(ds, methods, order)
     return "\n".join(lines)
+
+
+def fit_time_by_processor(ds, methods, order) -> list:
+    """Fit seconds of the clean runs, one column per processor model: the times that the cost
+    table leaves out for being on another processor, side by side on their own."""
+    cpus = sorted({r.get("cpu", "unknown") for rs in methods.values() for r in rs if not r.get("contended")})
+    if len(cpus) < 2:
+        return []
+    lines = [f"### {ds}: fit s of clean runs, by processor", "",
+             "| method | " + " | ".join(cpus) + " |", "|---" * (len(cpus) + 1) + "|"]
+    for m in order:
+        cells = [fmt([r["fit_s"] for r in methods[m] if not r.get("contended") and r.get("cpu", "unknown") == c], 0)
+                 for c in cpus]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def plot(runs, figdir: Path):
