@@ -182,7 +182,7 @@ def scvi_rna(data, seed, threads):
             "info": {"n_latent": model.module.n_latent, "n_hvg": int(a.n_vars)}}
 
 
-def multivi(data, seed, threads, max_minutes=20.0, min_cells_frac=0.01):
+def multivi(data, seed, threads, max_minutes=45.0, min_cells_frac=0.01):
     """MultiVI (scvi-tools 1.4: setup_mudata). The tutorial's filter (features in >= 1% of cells),
     binarised ATAC, default training (<= 500 epochs, early stopping) capped at ``max_minutes``."""
     import muon as mu
