@@ -94,9 +94,7 @@ def fit_time_by_processor(ds, methods, order) -> list:
     lines = [f"### {ds}: fit s of clean runs, by processor", "",
              "| method | " + " | ".join(cpus) + " |", "|---" * (len(cpus) + 1) + "|"]
     for m in order:
-        cells = [fmt([r["fit_s"] for r in methods[m] if not r.get("contended") and r.get("cpu", "unknown") == c], 0)
-                 for c in cpus]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append(f"| {m} | " + " | ".join(fmt([timed(r, "fit_s", c) for r in methods[m]], 0) for c in cpus) + " |")
     return lines + [""]
 
 
