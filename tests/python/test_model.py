@@ -121,6 +121,32 @@ def test_ablations_train(paired, switch):
     np.testing.assert_allclose(restored.embedding(rna, atac), m.embedding(rna, atac), atol=1e-5)
 
 
+def test_cluster_gate_reads_the_mixture_without_training_it():
+    """The gate's input is uniform until the mixture is fitted (and always with a normal prior),
+    then q(c|z); the reconstruction sends no gradient through the gate into the mixture or z."""
+    from scmvp.module import ScMVPModule
+
+    torch.manual_seed(0)
+    z = torch.randn(8, 10)
+    fitted_on = np.random.default_rng(0).normal(size=(90, 10))
+    for prior in ("gmm", "normal"):
+        mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32, prior=prior).train()
+        torch.testing.assert_close(mod.gate_input(z), torch.full((8, 3), 1 / 3))
+        mod.prior.initialise(fitted_on, seed=0)
+        expected = mod.prior.log_q_c(z).exp() if prior == "gmm" else torch.full((8, 3), 1 / 3)
+        torch.testing.assert_close(mod.gate_input(z), expected.detach())
+    mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32).train()
+    mod.prior.initialise(fitted_on, seed=0)
+    w = torch.randn(3, 8, 30)
+    rho, rate, logits = mod.decode(z.requires_grad_(), None)
+    ((rho * w[0, :, :20]).sum() + (rate * w[1]).sum() + (logits * w[2]).sum()).backward()
+    assert all(p.grad is None for p in mod.prior.parameters())
+    assert mod.gate.linear.weight.grad.abs().sum() > 0
+    gate_only = z.detach().clone().requires_grad_()
+    mod.gate(mod.gate_input(gate_only)).sum().backward()
+    assert gate_only.grad is None
+
+
 def test_cycle_rna_skips_the_imputed_atac():
     """With cycle="rna" the cycle term is the RNA KL alone; with True it adds the ATAC KL."""
     from scmvp.data import tfidf_log1p_dense
