@@ -146,7 +146,8 @@ class ScMVPModule(nn.Module):
         k = self.prior.n_clusters
         if self.prior_kind != "gmm" or not bool(self.prior.initialised):
             return z.new_full((z.shape[0], k), 1.0 / k)
-        return self.prior.log_q_c(z.detach(), detach=True).exp()
+        with torch.no_grad():
+            return self.prior.log_q_c(z).exp()
 
     def decode(self, z: torch.Tensor, batch: Optional[torch.Tensor]):
         """Decoder outputs for z: RNA fractions rho, ATAC rate fractions and dropout logits."""

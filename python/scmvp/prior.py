@@ -41,24 +41,14 @@ class GMMPrior(nn.Module):
         self.logvars = nn.Parameter(torch.zeros(n_clusters, n_latent))
         self.register_buffer("initialised", torch.tensor(False))
 
-    def _params(self, detach: bool):
-        p = (self.pi_logits, self.means, self.logvars)
-        return tuple(t.detach() for t in p) if detach else p
-
-    def log_p_z_given_c(self, z: torch.Tensor, detach: bool = False) -> torch.Tensor:
+    def log_p_z_given_c(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z | mu_c, sigma2_c) for every c: (B, K)."""
-        _, means, logvars = self._params(detach)
-        diff = z.unsqueeze(1) - means.unsqueeze(0)
-        return -0.5 * (_LOG_2PI + logvars + diff.pow(2) / logvars.exp()).sum(-1)
+        diff = z.unsqueeze(1) - self.means.unsqueeze(0)
+        return -0.5 * (_LOG_2PI + self.logvars + diff.pow(2) / self.logvars.exp()).sum(-1)
 
-    def log_q_c(self, z: torch.Tensor, detach: bool = False) -> torch.Tensor:
-        """log q(c|z) = log_softmax_c(log p(c) + log p(z|c)): (B, K).
-
-        ``detach=True`` holds the mixture's parameters fixed (no gradient reaches them), for
-        readers of the clusters such as the decoder gate: only the KL trains the prior.
-        """
-        pi_logits = self._params(detach)[0]
-        return torch.log_softmax(F.log_softmax(pi_logits, 0) + self.log_p_z_given_c(z, detach), dim=-1)
+    def log_q_c(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(c|z) = log_softmax_c(log p(c) + log p(z|c)): (B, K)."""
+        return torch.log_softmax(F.log_softmax(self.pi_logits, 0) + self.log_p_z_given_c(z), dim=-1)
 
     def kl(self, z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """E_q[log q(z|x) - log p(z|c)] weighted by q(c|z), plus KL(q(c|z) || p(c)), per cell.
