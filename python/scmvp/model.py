@@ -332,7 +332,8 @@ class ScMVP:
         for idx in iterate(data.n_cells, chunk, False, None):
             inputs = data.inputs(idx, dev)
             mean, _ = self.module.encode(inputs)
-            rho, rate_frac, pi_logits = self.module.decode(mean, inputs.batch)
+            # decode only the view asked for: the chunk size is set by that view's width
+            rho, rate_frac, pi_logits = self.module.decode(mean, inputs.batch, views=("rna",) if kind == "rna" else ("atac",))
             if kind == "rna":
                 lib = inputs.rna.library.unsqueeze(1) if library is None else float(library)
                 vals = (rho[:, cols_t] * lib)

@@ -149,12 +149,16 @@ class ScMVPModule(nn.Module):
         with torch.no_grad():
             return self.prior.log_q_c(z).exp()
 
-    def decode(self, z: torch.Tensor, batch: Optional[torch.Tensor]):
-        """Decoder outputs for z: RNA fractions rho, ATAC rate fractions and dropout logits."""
+    def decode(self, z: torch.Tensor, batch: Optional[torch.Tensor], views=("rna", "atac")):
+        """Decoder outputs for z: RNA fractions rho, ATAC rate fractions and dropout logits.
+
+        ``views`` limits decoding to some views (the others come back as None): imputing genes
+        then never builds the cells x peaks matrices.
+        """
         gate = self.gate(self.gate_input(z)) if self.gate is not None else None
         zb = self._cat(z, batch)
-        rho = self.rna_decoder(zb, gate) if self.use_rna else None
-        atac = self.atac_decoder(zb, gate) if self.use_atac else (None, None)
+        rho = self.rna_decoder(zb, gate) if self.use_rna and "rna" in views else None
+        atac = self.atac_decoder(zb, gate) if self.use_atac and "atac" in views else (None, None)
         return rho, atac[0], atac[1]
 
     def theta(self, batch: Optional[torch.Tensor]) -> torch.Tensor:

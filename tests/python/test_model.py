@@ -56,6 +56,18 @@ def test_imputation(fitted, paired):
         fitted.impute_atac(features=[peaks[0]])  # dropped: no counts in training
 
 
+def test_decode_one_view_matches_both_views(fitted):
+    z = torch.from_numpy(fitted.embedding()[:20])
+    with torch.no_grad():
+        rho, rate, pi = fitted.module.decode(z, None)
+        rho_only = fitted.module.decode(z, None, views=("rna",))
+        atac_only = fitted.module.decode(z, None, views=("atac",))
+    assert rho_only[1] is None and rho_only[2] is None and atac_only[0] is None  # the other view is not built
+    torch.testing.assert_close(rho_only[0], rho)
+    torch.testing.assert_close(atac_only[1], rate)
+    torch.testing.assert_close(atac_only[2], pi)
+
+
 def test_seed_makes_cpu_runs_identical(paired):
     rna, atac, genes, peaks, _ = paired
     a = ScMVP(n_clusters=3, seed=7, **FAST).fit(rna, atac, max_epochs=3)
