@@ -54,7 +54,13 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 5e-3
     weight_decay: float = 1e-6
-    warmup_fraction: float = 0.2  # share of epochs with a normal prior and a KL ramp
+    warmup_fraction: float = 0.2  # share of epochs with a normal prior and a KL ramp ...
+    # ... but at most 12 epochs (the warm-up of the 60-epoch default at 10k cells). On 2,000
+    # cells the uncapped default (307 epochs, 61 of warm-up) overfit the decoders before the
+    # mixture existed: the held-out loss rose from the first epoch after the warm-up, early
+    # stopping restored that epoch's state, a mixture fitted once and never trained (mixture
+    # clusters ARI 0.236 / 0.230, seeds 42 / 1); capped: 0.388 / 0.263 / 0.491 (seeds 42 / 1 / 2).
+    max_warmup_epochs: int = 12
     validation_fraction: float = 0.1
     patience: int = 20  # epochs without improvement of the held-out loss before stopping
     early_stopping: bool = True
@@ -65,7 +71,7 @@ class TrainConfig:
 
     @property
     def warmup_epochs(self) -> int:
-        return min(self.max_epochs, max(1, round(self.warmup_fraction * self.max_epochs)))
+        return min(self.max_epochs, max(1, min(self.max_warmup_epochs, round(self.warmup_fraction * self.max_epochs))))
 
 
 def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.random.Generator]) -> Iterator[np.ndarray]:

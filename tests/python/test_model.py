@@ -249,6 +249,15 @@ def test_default_epochs_scale_with_cells():
     assert default_max_epochs(1000) >= default_max_epochs(10000) >= default_max_epochs(200000) >= 1
 
 
+def test_warmup_is_a_fifth_of_the_epochs_capped_at_twelve():
+    from scmvp.train import TrainConfig, default_max_epochs
+
+    warm = lambda e: TrainConfig(max_epochs=e).warmup_epochs
+    assert [warm(e) for e in (1, 3, 20, 60, 120, 400)] == [1, 1, 4, 12, 12, 12]
+    # the 10k-cell default keeps its 12-epoch warm-up; 2,000 cells no longer warm up for 61
+    assert warm(default_max_epochs(10309)) == 12 and default_max_epochs(2000) == 307 and warm(307) == 12
+
+
 def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
 
     module = fitted.module
