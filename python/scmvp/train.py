@@ -55,8 +55,8 @@ class TrainConfig:
     lr: float = 5e-3
     weight_decay: float = 1e-6
     warmup_fraction: float = 0.2  # share of epochs with a normal prior and a KL ramp ...
-    # ... but at most 12 epochs (the warm-up of the 60-epoch default at 10k cells). On 2,000
-    # cells the uncapped default (307 epochs, 61 of warm-up) overfit the decoders before the
+    # ... but at most 12 epochs (the warm-up of the 60-epoch default at 10k cells). On 2,000 bundled
+    # cells (5,000 peaks) the uncapped default (307 epochs, 61 of warm-up) overfit the decoders before the
     # mixture existed: the held-out loss rose from the first epoch after the warm-up, early
     # stopping restored that epoch's state, a mixture fitted once and never trained (mixture
     # clusters ARI 0.236 / 0.230, seeds 42 / 1); capped: 0.388 / 0.263 / 0.491 (seeds 42 / 1 / 2).
