@@ -200,7 +200,9 @@ def _append(history: Dict[str, List[float]], record: Dict[str, float], epoch: in
 def _validation_loss(module, data: TrainData, val_idx, device, config: TrainConfig, in_warmup: bool) -> float:
     module.eval()
     total, count = 0.0, 0
-    for pos in iterate(len(val_idx), 1024, False, None):
+    # training-sized chunks: the loss builds several chunk x peaks matrices, and 1,024-cell
+    # chunks made validation the memory peak of a fit (10k cells: 1.55 against 1.13 GB)
+    for pos in iterate(len(val_idx), config.batch_size, False, None):
         idx = val_idx[pos]
         out = module.loss(
             data.inputs(idx, device),
