@@ -20,11 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def cpu_model() -> str:
-    """The processor's model name (fit times are only comparable on the same one)."""
+    """The processor's model name, with its family and model numbers since 2026-12-03 (fit times
+    are only comparable on the same processor; two "AMD EPYC" machines differed by 1.4x)."""
     try:
+        info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+        if "model name" in info:
+            extra = [f"{k} {info[k]}" for k in ("cpu family", "model") if k in info]
+            return info["model name"] + (f" ({', '.join(extra)})" if extra else "")
     except OSError:
         pass
     import platform
