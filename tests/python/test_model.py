@@ -258,25 +258,31 @@ def test_warmup_is_a_fifth_of_the_epochs_capped_at_twelve():
     assert warm(default_max_epochs(10309)) == 12 and default_max_epochs(2000) == 307 and warm(307) == 12
 
 
-def test_early_stopping_waits_patience_epochs_then_restores_the_best(paired, monkeypatch):
+@pytest.mark.parametrize("restore_best", [False, True])
+def test_early_stopping_waits_patience_epochs_and_keeps_last_or_best(paired, monkeypatch, restore_best):
+    import functools
+
+    import scmvp.model as model_mod
     import scmvp.train as train_mod
 
     rna, atac, *_ = paired
     config = train_mod.TrainConfig(max_epochs=40)
     warm, patience = config.warmup_epochs, config.patience
+    assert not config.restore_best  # default: keep the last epoch, as scvi-tools does
     # held-out loss per epoch: warm-up epochs (not monitored), then the best at epoch warm + 2,
     # then a gain below the 0.1% tolerance (10.0 -> 9.995) and only worse values
     losses = iter([50.0] * warm + [12.0, 10.0, 9.995, 11.0, 10.5, 10.2, 10.1, 10.0] + [13.0] * 40)
     best = warm + 2
     states = {}
     monkeypatch.setattr(train_mod, "_validation_loss", lambda *a, **k: next(losses))
+    monkeypatch.setattr(model_mod, "TrainConfig", functools.partial(train_mod.TrainConfig, restore_best=restore_best))
     record = lambda epoch, total, rec: states.setdefault(epoch, {k: v.clone() for k, v in model.module.state_dict().items()})
     model = ScMVP(n_clusters=3, seed=0, **FAST)
     model.fit(rna, atac, max_epochs=40, callback=record)
     assert len(model.history_["loss"]) == best + patience  # stopped `patience` epochs after the best
     final = model.module.state_dict()
-    assert all(torch.equal(final[k], v) for k, v in states[best].items())  # the best epoch's weights
-    assert not all(torch.equal(final[k], v) for k, v in states[best + patience].items())
+    same = lambda epoch: all(torch.equal(final[k], v) for k, v in states[epoch].items())
+    assert same(best) == restore_best and same(best + patience) == (not restore_best)
 
 
 def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
