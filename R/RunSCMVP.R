@@ -69,8 +69,8 @@ RunSCMVP <- function(object, ...) {
 #'   (Marchenko-Pastur rule).
 #' @param n.latent Dimensions of the joint embedding.
 #' @param epochs Maximum training epochs; `NULL` scales them with the number of cells (about
-#'   4,800 minibatch steps: 120 epochs at 5,000 cells, 60 at 10,000, at least 20). Training stops early when the held-out loss stops
-#'   improving.
+#'   4,800 minibatch steps: 120 epochs at 5,000 cells, 60 at 10,000, at least 20). Training stops early when the held-out loss
+#'   has not improved for 10 epochs (the weights of the last epoch are kept).
 #' @param impute `TRUE`, `FALSE`, `"rna"` or `"atac"`: which imputed matrices to compute.
 #' @param impute.rna.features,impute.atac.features Features to impute (default: all features used
 #'   in training).
