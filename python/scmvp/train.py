@@ -64,11 +64,11 @@ class TrainConfig:
     validation_fraction: float = 0.1
     # epochs without a 0.1% improvement of the held-out loss before stopping. 10, not 20: on the
     # bundled 10k cells (seed 0) the last such improvement came at epoch 29 and the gaps between
-    # improvements were at most 4 epochs, so 20 epochs of patience trained 49 epochs and 10 stop
+    # improvements were at most 6 epochs, so 20 epochs of patience trained 49 epochs and 10 stop
     # at 39 (a fifth less time; 34-39 epochs over seeds 0-2).
     patience: int = 10
     # keep the weights of the last epoch (as scvi-tools does) rather than those of the best
-    # held-out loss: that loss flattens (within 0.3%) while the mixture goes on consolidating
+    # held-out loss: that loss flattens (within 0.4%) while the mixture goes on consolidating
     # (10k cells, seed 0: mixture ARI 0.50 at epoch 24, 0.58 at 29-44), and at 2k cells it rises
     # from epoch ~30 as the decoders overfit while the clusters still improve (bench/RESULTS.md).
     restore_best: bool = False
