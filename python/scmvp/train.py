@@ -69,7 +69,7 @@ class TrainConfig:
     patience: int = 10
     # keep the weights of the last epoch (as scvi-tools does) rather than those of the best
     # held-out loss: that loss flattens (within 0.4%) while the mixture goes on consolidating
-    # (10k cells, seed 0: mixture ARI 0.50 at epoch 24, 0.58 at 29-44), and at 2k cells it rises
+    # (10k cells, seed 0: mixture ARI 0.50 at epoch 24, 0.575-0.58 at 29-49), and at 2k cells it rises
     # from epoch ~30 as the decoders overfit while the clusters still improve (bench/RESULTS.md).
     restore_best: bool = False
     early_stopping: bool = True
