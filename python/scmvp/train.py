@@ -17,7 +17,7 @@ from .data import SparseBatch
 from .module import Inputs, ScMVPModule
 from .settings import keep_freed_memory
 
-__all__ = ["TrainData", "TrainConfig", "default_max_epochs", "train", "iterate", "posterior_means"]
+__all__ = ["TrainData", "TrainConfig", "default_max_epochs", "train", "iterate", "posterior_means", "posterior_moments"]
 
 
 @dataclass
@@ -95,13 +95,22 @@ def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.rando
 
 
 @torch.no_grad()
-def posterior_means(module: ScMVPModule, data: TrainData, device: torch.device, batch_size: int = 1024) -> np.ndarray:
-    """Posterior means of z for every cell (deterministic, eval mode)."""
+def posterior_moments(module: ScMVPModule, data: TrainData, device: torch.device, batch_size: int = 1024):
+    """Posterior means and variances of z for every cell (deterministic, eval mode)."""
     was_training = module.training
     module.eval()
-    out = [module.encode(data.inputs(idx, device))[0].cpu() for idx in iterate(data.n_cells, batch_size, False, None)]
+    means, variances = [], []
+    for idx in iterate(data.n_cells, batch_size, False, None):
+        mean, logvar = module.encode(data.inputs(idx, device))
+        means.append(mean.cpu())
+        variances.append(logvar.exp().cpu())
     module.train(was_training)
-    return torch.cat(out).numpy()
+    return torch.cat(means).numpy(), torch.cat(variances).numpy()
+
+
+def posterior_means(module: ScMVPModule, data: TrainData, device: torch.device, batch_size: int = 1024) -> np.ndarray:
+    """Posterior means of z for every cell (deterministic, eval mode)."""
+    return posterior_moments(module, data, device, batch_size)[0]
 
 
 _NAN_HELP = (
@@ -175,7 +184,7 @@ def train(
             config.callback(epoch, config.max_epochs, record)
 
         if epoch == warm and module.prior_kind == "gmm" and not bool(module.prior.initialised):
-            module.prior.initialise(posterior_means(module, data, device), seed)
+            module.prior.initialise(*posterior_moments(module, data, device), seed=seed)
         if not in_warmup and n_val and config.early_stopping:
             score = record["validation_loss"]
             if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
@@ -193,7 +202,7 @@ def train(
         module.load_state_dict(best_state)
     if not bool(module.prior.initialised):
         # normal prior (or no epoch after warm-up): the mixture is fitted for cluster calls only
-        module.prior.initialise(posterior_means(module, data, device), seed)
+        module.prior.initialise(*posterior_moments(module, data, device), seed=seed)
     module.eval()
     return history
 

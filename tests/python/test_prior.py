@@ -57,6 +57,45 @@ def test_initialise_copies_a_fitted_mixture():
     assert len(set(labels)) == 3
 
 
+def test_initialise_matches_the_aggregate_posterior_variance():
+    # three groups of posteriors N(m_i, v_i): the mixture of all of them has, within a group,
+    # variance Var(m) + E[v] (law of total variance); fitting the means alone gives only Var(m)
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [6, 0], [0, 6]], dtype=float)
+    means = np.vstack([c + rng.normal(0, 0.3, (400, 2)) for c in centres])
+    post_var = np.column_stack([np.full(1200, 0.5), rng.uniform(0.1, 0.3, 1200)])
+    prior = GMMPrior(3, 2)
+    prior.initialise(means, post_var, seed=0)
+    order = np.lexsort(prior.means.detach().numpy().T[::-1])
+    fitted = prior.logvars.detach().exp().numpy()[order]
+    groups = [means[:400], means[800:], means[400:800]]  # sorted like the components: (0,0), (0,6), (6,0)
+    for var, group in zip(fitted, groups):
+        np.testing.assert_allclose(var, group.var(0) + post_var.mean(0), rtol=0.08, atol=1e-3)
+    means_only = GMMPrior(3, 2)
+    means_only.initialise(means, seed=0)
+    assert (means_only.logvars.detach().exp().numpy() < 0.15).all()
+
+
+def test_initialise_after_warmup_does_not_favour_the_broadest_component():
+    # the failure the aggregate-posterior variance fixes: posteriors still as wide as the
+    # warm-up's N(0, 1) against a mixture fitted to their means alone; q(c|z) at sampled z then
+    # sends a large share of all cells to the broadest component
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1.5, (8, 4))
+    means = np.vstack([c + rng.normal(0, 0.1 * (1 + i), (250, 4)) for i, c in enumerate(centres)])
+    post_var = np.full_like(means, 0.8)
+    z = torch.as_tensor(means + rng.normal(size=means.shape) * np.sqrt(post_var), dtype=torch.float32)
+    largest = {}
+    for name, var in (("means only", None), ("aggregate", post_var)):
+        prior = GMMPrior(8, 4)
+        prior.initialise(means, var, seed=0)
+        with torch.no_grad():
+            largest[name] = np.bincount(prior.log_q_c(z).argmax(1).numpy(), minlength=8).max()
+    assert largest["aggregate"] <= 1.3 * 250, largest
+    assert largest["means only"] >= 2 * 250, largest
+
+
 def test_estimate_n_clusters_recovers_planted_groups():
     for k in (3, 6):
         rna = make_paired(n_cells=600, n_genes=300, n_groups=k, seed=1)[0]
