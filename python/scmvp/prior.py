@@ -2,7 +2,8 @@
 
 q(c|z) is computed in log space (``log_softmax``), the KL is closed form in the encoder's
 log-variance, and :meth:`GMMPrior.initialise` copies a sklearn ``GaussianMixture`` fitted on
-latent means into the prior after the warm-up with a standard normal prior.
+latent means, with each component's variance widened by its cells' mean posterior variance,
+into the prior after the warm-up with a standard normal prior.
 """
 from __future__ import annotations
 
