@@ -82,7 +82,7 @@ class GMMPrior(nn.Module):
         sum_i q(z|x_i) within the component. Fitted to the means alone, the components were
         narrower than the posteriors they had to explain (at the end of the warm-up the
         posterior variances are still near the normal prior's 1), so q(c|z) at a sampled z
-        favoured the broadest component everywhere and the KL pulled every cell into it: on
+        favoured the broadest component almost everywhere and the KL pulled the cells into it: on
         2,000 bundled cells 1,706 of 2,000 cells were in one of 36 components two epochs after
         the initialisation (bench/RESULTS.md).
         """
