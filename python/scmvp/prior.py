@@ -150,7 +150,8 @@ def estimate_n_clusters(X, max_cells: int = 5000, seed: int = 0, bounds=(2, 50))
     """Estimate K as the number of eigenvalues of the cell-cell correlation matrix above the
     Marchenko-Pastur upper edge (the random-matrix rule used by SC3).
 
-    ``X`` is a cells x features CSR count matrix (RNA). Cells are log-normalised (1e4) and each
+    ``X`` is a cells x features CSR count matrix (RNA; ATAC in ATAC-only fits). Cells are
+    log-normalised (1e4) and each
     feature standardised; the nonzero spectrum of the n x n cell correlation matrix equals that
     of Z Z^T / p (:func:`correlation_spectrum`), on at most ``max_cells`` cells. Eigenvalues above
     (1 + sqrt(n/p))^2 cannot arise from noise alone; their count, clipped to ``bounds``, is K.
