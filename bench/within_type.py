@@ -36,17 +36,6 @@ def principal_axes(z: np.ndarray, n: int = 3):
     return w[order][:n] / w.sum(), zc @ v[:, order[:n]]
 
 
-def log_normalised(counts):
-    """log1p of counts per 10,000 (sparse CSR), as Seurat's LogNormalize."""
-    import scipy.sparse as sp
-
-    x = sp.csr_matrix(counts, dtype=np.float64)
-    lib = np.asarray(x.sum(axis=1)).ravel()
-    x = (sp.diags(1e4 / np.maximum(lib, 1)) @ x).tocsr()
-    x.data = np.log1p(x.data)
-    return x
-
-
 def enriched(x, mask: np.ndarray, rest: np.ndarray, genes, n: int) -> str:
     """The n genes most raised (mean log-normalised expression) in mask against rest."""
     diff = np.asarray(x[mask].mean(axis=0)).ravel() - np.asarray(x[rest].mean(axis=0)).ravel()
@@ -62,6 +51,7 @@ def correlations(axis: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def main(argv=None) -> int:
+    from scmvp.data import log_normalise
     from scmvp.io import read_mtx_dir
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,7 +73,7 @@ def main(argv=None) -> int:
     depth = {"RNA depth": np.log10(np.maximum(rna_depth, 1)),
              "ATAC depth": np.log10(np.maximum(np.asarray(data.atac.sum(axis=1)).ravel(), 1))}
     inside = labels == kind
-    normalised = log_normalised(data.rna)
+    normalised = log_normalise(data.rna)
     expr = normalised[inside].toarray()
     detected = (expr > 0).mean(axis=0) >= args.min_detected
     genes = np.asarray(data.genes)[detected]

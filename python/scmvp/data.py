@@ -23,6 +23,7 @@ __all__ = [
     "prepare_matrix",
     "check_pair",
     "compute_idf",
+    "log_normalise",
     "SparseBatch",
     "log1p_input",
     "tfidf_log1p",
@@ -209,6 +210,19 @@ def compute_idf(X: sp.csr_matrix) -> np.ndarray:
     """IDF of each peak: n_cells / (1 + n_cells_with_peak) (Signac method 1 / cisTopic)."""
     n_with = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
     return (X.shape[0] / (1.0 + n_with)).astype(np.float32)
+
+
+def log_normalise(X, scale: float = 1e4) -> sp.csr_matrix:
+    """log1p(counts / cell total * scale) as a float64 CSR matrix (Seurat's LogNormalize).
+
+    >>> log_normalise(sp.csr_matrix([[1.0, 3.0]]), scale=4).toarray().round(3)
+    array([[0.693, 1.386]])
+    """
+    x = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    lib = np.asarray(x.sum(axis=1)).ravel()
+    x = x.multiply(scale / np.maximum(lib, 1e-12)[:, None]).tocsr()
+    x.data = np.log1p(x.data)
+    return x
 
 
 @dataclass

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .data import log_normalise
+
 __all__ = ["GMMPrior", "normal_kl", "estimate_n_clusters", "correlation_spectrum"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -159,10 +161,7 @@ def estimate_n_clusters(X, max_cells: int = 5000, seed: int = 0, bounds=(2, 50))
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     idx = np.sort(rng.choice(n, size=min(n, max_cells), replace=False))
-    sub = X[idx].astype(np.float64)
-    lib = np.asarray(sub.sum(axis=1)).ravel()
-    sub = sub.multiply(1e4 / lib[:, None]).tocsr()
-    sub.data = np.log1p(sub.data)
+    sub = log_normalise(X[idx])
     eig, p = correlation_spectrum(sub)
     ncell = sub.shape[0]
     edge = (1.0 + math.sqrt(ncell / max(p, 1))) ** 2
