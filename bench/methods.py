@@ -29,6 +29,7 @@ METHODS = {
     "scmvp_no_cycle": ("scmvp", None),
     "scmvp_normal_prior": ("scmvp", None),
     "scmvp_cycle_rna": ("scmvp", None),
+    "scmvp_multivi_features": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -83,6 +84,24 @@ def scmvp_normal_prior(data, seed, threads):
 
 def scmvp_cycle_rna(data, seed, threads):
     return _scmvp(data, seed, threads, cycle="rna")
+
+
+def scmvp_multivi_features(data, seed, threads):
+    """scMVP (default) on MultiVI's input features: those in >= 1% of cells (raw counts kept)."""
+    genes, peaks = common_features(data)
+    kept = type(data)(data.rna[:, genes], data.atac[:, peaks], [data.genes[i] for i in genes],
+                      [data.peaks[i] for i in peaks], data.cells)
+    out = _scmvp(kept, seed, threads)
+    out["info"].update(n_genes=int(genes.size), n_peaks=int(peaks.size))
+    return out
+
+
+def common_features(data, min_cells_frac=0.01):
+    """Gene and peak indices with counts in >= ``min_cells_frac`` of the cells: the MultiVI
+    tutorial's filter, shared by :func:`multivi` and :func:`scmvp_multivi_features`."""
+    n = data.rna.shape[0]
+    keep = lambda x: np.flatnonzero(np.asarray((x > 0).sum(0)).ravel() >= min_cells_frac * n)
+    return keep(data.rna), keep(data.atac)
 
 
 # ---------------------------------------------------------------- peers
@@ -191,11 +210,9 @@ def multivi(data, seed, threads, max_minutes=45.0, min_cells_frac=0.01):
 
     torch.set_num_threads(threads)
     scvi.settings.seed = seed
-    rna = _anndata(data.rna, data.genes, data.cells)
-    atac = _anndata((data.atac > 0).astype(np.float32), data.peaks, data.cells)
-    n = rna.n_obs
-    rna = rna[:, np.asarray((rna.X > 0).sum(0)).ravel() >= min_cells_frac * n].copy()
-    atac = atac[:, np.asarray((atac.X > 0).sum(0)).ravel() >= min_cells_frac * n].copy()
+    genes, peaks = common_features(data, min_cells_frac)
+    rna = _anndata(data.rna, data.genes, data.cells)[:, genes].copy()
+    atac = _anndata((data.atac > 0).astype(np.float32), data.peaks, data.cells)[:, peaks].copy()
     mdata = mu.MuData({"rna": rna, "atac": atac})
     scvi.model.MULTIVI.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
     model = scvi.model.MULTIVI(mdata)
