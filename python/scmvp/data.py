@@ -282,7 +282,28 @@ def tfidf_log1p(batch: SparseBatch, idf: torch.Tensor) -> SparseBatch:
     return batch.with_values(torch.log1p(tf * idf[batch.cols] * TFIDF_SCALE))
 
 
+class _TfidfLog1pDense(torch.autograd.Function):
+    """out = log1p(y / L * w), L = max(row sum of y, 1e-8), w = idf * scale, with a written-out
+    backward that keeps only ``out`` (autograd of the element-wise form keeps three B x P
+    tensors): with e = 1 / (1 + u) = exp(-out) and g the incoming gradient,
+    d/dy_k = (g_k e_k w_k - sum_j g_j (1 - e_j)) / L (the sum is zero where L was capped)."""
+
+    @staticmethod
+    def forward(ctx, y, w):
+        raw = y.sum(dim=1, keepdim=True)
+        lib = raw.clamp_min(1e-8)
+        out = torch.mul(y, w).div_(lib).log1p_()
+        ctx.save_for_backward(out, w, lib, raw >= 1e-8)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, w, lib, through_lib = ctx.saved_tensors
+        ge = torch.neg(out).exp_().mul_(g)  # g / (1 + u)
+        s = (g.sum(dim=1, keepdim=True) - ge.sum(dim=1, keepdim=True)) * through_lib
+        return ge.mul_(w).sub_(s).div_(lib), None
+
+
 def tfidf_log1p_dense(y: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
-    """The same transform on a dense (e.g. imputed) B x P matrix."""
-    lib = y.sum(dim=1, keepdim=True).clamp_min(1e-8)
-    return torch.log1p(y / lib * idf * TFIDF_SCALE)
+    """The same transform on a dense (e.g. imputed) B x P matrix (differentiable in ``y``)."""
+    return _TfidfLog1pDense.apply(y, idf * TFIDF_SCALE)

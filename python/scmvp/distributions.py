@@ -17,6 +17,7 @@ __all__ = [
     "nb_log_prob_zero",
     "zip_log_prob",
     "zip_log_prob_zero",
+    "zip_log_likelihood_and_mean",
     "sparse_log_likelihood",
     "NegativeBinomial",
     "ZeroInflatedPoisson",
@@ -49,6 +50,65 @@ def zip_log_prob_zero(rate: torch.Tensor, pi_logits: torch.Tensor) -> torch.Tens
     uses vectorised sigmoid/expm1/log1p, about twice as fast on CPU as two softplus calls."""
     p_pos = torch.sigmoid(-pi_logits) * -torch.expm1(-rate)
     return torch.log1p(-p_pos.clamp(max=1.0 - 1e-7))
+
+
+_P_POS_MAX = 1.0 - 1e-7
+
+
+class _ZIPLogLikelihoodAndMean(torch.autograd.Function):
+    """Per-cell ZIP log-likelihood of sparse counts and the ZIP mean (1 - pi) * rate, with a
+    written-out backward. Autograd of the element-wise form (:func:`sparse_log_likelihood`
+    with :func:`zip_log_prob_zero`) keeps seven cells x features tensors for the backward pass
+    (the largest activations of a joint step) and builds four more for the gradients; this
+    keeps three, frees the rate, and adds the non-zero entries' gradients in place."""
+
+    @staticmethod
+    def forward(ctx, rate, pi_logits, rows, cols, values):
+        keep = torch.neg(pi_logits).sigmoid_()  # 1 - pi
+        p_pos = torch.neg(rate).expm1_().neg_().mul_(keep).clamp_(max=_P_POS_MAX)  # P(x > 0)
+        ll = torch.neg(p_pos).log1p_().sum(-1)
+        rate_nz, pi_nz = rate[rows, cols], pi_logits[rows, cols]
+        ll.index_add_(0, rows, zip_log_prob(values, rate_nz, pi_nz) - zip_log_prob_zero(rate_nz, pi_nz))
+        mean = rate * keep
+        # mean, not rate: rate can then be freed
+        ctx.save_for_backward(mean, keep, p_pos, rows, cols, values, rate_nz, pi_nz)
+        return ll, mean
+
+    @staticmethod
+    def backward(ctx, g_ll, g_mean):
+        mean, keep, p_pos, rows, cols, values, rate_nz, pi_nz = ctx.saved_tensors
+        if g_ll is None:
+            g_ll = torch.zeros(mean.shape[0], dtype=mean.dtype, device=mean.device)
+        # d log p0 / d rate = -(1 - pi) exp(-rate) / p0 = (P(x > 0) - (1 - pi)) / p0
+        # d log p0 / d pi_logits = pi P(x > 0) / p0   (both zero where P(x > 0) was capped, as
+        # autograd of the clamp gives); mean = rate (1 - pi): d / d rate = 1 - pi, d / d pi_logits
+        # = -rate pi (1 - pi) = -mean pi. In place where possible: fresh cells x features
+        # buffers cost more than the arithmetic on CPU.
+        inv_p0 = torch.rsub(p_pos, 1.0).reciprocal_().masked_fill_(p_pos >= _P_POS_MAX, 0.0)
+        inv_p0.mul_(g_ll.unsqueeze(-1))
+        grad_rate = torch.sub(p_pos, keep).mul_(inv_p0)
+        grad_pi = inv_p0.mul_(p_pos)
+        if g_mean is not None:
+            grad_rate.addcmul_(g_mean, keep)
+            grad_pi.addcmul_(g_mean, mean, value=-1.0)
+        grad_pi.addcmul_(grad_pi, keep, value=-1.0)  # times pi = 1 - keep
+        # the non-zero entries: autograd of the small (nnz) correction, added in place
+        with torch.enable_grad():
+            r, a = rate_nz.detach().requires_grad_(), pi_nz.detach().requires_grad_()
+            correction = zip_log_prob(values, r, a) - zip_log_prob_zero(r, a)
+            g_r, g_a = torch.autograd.grad(correction, (r, a), grad_outputs=g_ll[rows])
+        grad_rate.index_put_((rows, cols), g_r, accumulate=True)
+        grad_pi.index_put_((rows, cols), g_a, accumulate=True)
+        return grad_rate, grad_pi, None, None, None
+
+
+def zip_log_likelihood_and_mean(rows, cols, values, rate: torch.Tensor, pi_logits: torch.Tensor):
+    """(per-cell log ZIP(y | rate, pi) summed over features, ZIP mean (1 - pi) * rate) for
+    (B, F) parameters and the non-zero counts y (``rows``, ``cols``, ``values``): the ATAC
+    likelihood and the imputed ATAC in one pass. Equal to ``sparse_log_likelihood(zip_log_prob,
+    zip_log_prob_zero, rows, cols, values, rate, pi_logits)`` and ``rate * sigmoid(-pi_logits)``."""
+    rate, pi_logits = torch.broadcast_tensors(rate, pi_logits)
+    return _ZIPLogLikelihoodAndMean.apply(rate, pi_logits, rows, cols, values)
 
 
 def sparse_log_likelihood(log_prob, log_prob_zero, rows, cols, values, *params) -> torch.Tensor:

@@ -14,7 +14,9 @@ import torch
 import torch.nn as nn
 
 from .data import SparseBatch, log1p_input, tfidf_log1p, tfidf_log1p_dense
-from .distributions import nb_log_prob, nb_log_prob_zero, sparse_log_likelihood, zip_log_prob, zip_log_prob_zero
+from .distributions import (
+    nb_log_prob, nb_log_prob_zero, sparse_log_likelihood, zip_log_likelihood_and_mean,
+)
 from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder
 from .prior import GMMPrior, gaussian_kl, normal_kl
 
@@ -187,10 +189,9 @@ class ScMVPModule(nn.Module):
         if self.use_atac:
             y = inputs.atac
             rate = y.library.unsqueeze(1) * rate_frac
-            ll = sparse_log_likelihood(zip_log_prob, zip_log_prob_zero, y.rows, y.cols, y.values, rate, pi_logits)
+            ll, y_imp = zip_log_likelihood_and_mean(y.rows, y.cols, y.values, rate, pi_logits)
             terms["atac_nll"] = -ll.mean()
             total = total + self.atac_weight * terms["atac_nll"]
-            y_imp = rate * torch.sigmoid(-pi_logits)
         if use_gmm and self.prior_kind == "gmm":
             terms["kl_z"] = self.prior.kl(z, mean, logvar).mean()
         else:

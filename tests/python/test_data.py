@@ -80,6 +80,24 @@ def test_idf_and_tfidf_match_the_formula():
     np.testing.assert_allclose(tfidf_log1p_dense(dense, torch.from_numpy(idf)).numpy(), expected, rtol=1e-5)
 
 
+def test_dense_tfidf_gradient_equals_autograd_of_the_formula():
+    g = torch.Generator().manual_seed(0)
+    idf = torch.rand(12, generator=g, dtype=torch.float64) * 3
+    y = (torch.rand(4, 12, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    assert torch.autograd.gradcheck(lambda y: tfidf_log1p_dense(y, idf), (y,))
+    formula = lambda y: torch.log1p(y / y.sum(1, keepdim=True).clamp_min(1e-8) * idf * 1e4)
+    # a row whose total is below the 1e-8 cap: no gradient through the total, as autograd gives
+    y0 = torch.zeros(2, 12, dtype=torch.float64)
+    y0[0, :3] = 1e-10
+    y0[1] = torch.rand(12, generator=g, dtype=torch.float64)
+    for yy in (y.detach(), y0):
+        yy = yy.clone().requires_grad_()
+        w = torch.randn(yy.shape, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(tfidf_log1p_dense(yy, idf), formula(yy))
+        ours = torch.autograd.grad((tfidf_log1p_dense(yy, idf) * w).sum(), yy)[0]
+        torch.testing.assert_close(ours, torch.autograd.grad((formula(yy) * w).sum(), yy)[0])
+
+
 def test_sparse_batch_rows_dense_and_library():
     x = sp.random(50, 40, density=0.1, format="csr", random_state=0, dtype=np.float32)
     x.data = np.ceil(x.data * 5)
