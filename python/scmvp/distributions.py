@@ -53,6 +53,11 @@ def zip_log_prob_zero(rate: torch.Tensor, pi_logits: torch.Tensor) -> torch.Tens
     return torch.log1p(-p_pos.clamp(max=_P_POS_MAX))
 
 
+def _zip_nonzero_correction(values, rate_nz, pi_nz):
+    """log p(x) - log p(0) at the non-zero counts (what the zero-case sum leaves out)."""
+    return zip_log_prob(values, rate_nz, pi_nz) - zip_log_prob_zero(rate_nz, pi_nz)
+
+
 class _ZIPLogLikelihoodAndMean(torch.autograd.Function):
     """Per-cell ZIP log-likelihood of sparse counts and the ZIP mean (1 - pi) * rate, with a
     written-out backward. Autograd of the element-wise form (:func:`sparse_log_likelihood`
@@ -66,7 +71,7 @@ class _ZIPLogLikelihoodAndMean(torch.autograd.Function):
         p_pos = torch.neg(rate).expm1_().neg_().mul_(keep).clamp_(max=_P_POS_MAX)  # P(x > 0)
         ll = torch.neg(p_pos).log1p_().sum(-1)
         rate_nz, pi_nz = rate[rows, cols], pi_logits[rows, cols]
-        ll.index_add_(0, rows, zip_log_prob(values, rate_nz, pi_nz) - zip_log_prob_zero(rate_nz, pi_nz))
+        ll.index_add_(0, rows, _zip_nonzero_correction(values, rate_nz, pi_nz))
         mean = rate * keep
         # mean, not rate: rate can then be freed
         ctx.save_for_backward(mean, keep, p_pos, rows, cols, values, rate_nz, pi_nz)
@@ -93,8 +98,7 @@ class _ZIPLogLikelihoodAndMean(torch.autograd.Function):
         # the non-zero entries: autograd of the small (nnz) correction, added in place
         with torch.enable_grad():
             r, a = rate_nz.detach().requires_grad_(), pi_nz.detach().requires_grad_()
-            correction = zip_log_prob(values, r, a) - zip_log_prob_zero(r, a)
-            g_r, g_a = torch.autograd.grad(correction, (r, a), grad_outputs=g_ll[rows])
+            g_r, g_a = torch.autograd.grad(_zip_nonzero_correction(values, r, a), (r, a), grad_outputs=g_ll[rows])
         grad_rate.index_put_((rows, cols), g_r, accumulate=True)
         grad_pi.index_put_((rows, cols), g_a, accumulate=True)
         return grad_rate, grad_pi, None, None, None
