@@ -16,7 +16,7 @@ from . import __version__
 from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matrix
 from .module import ScMVPModule
 from .prior import estimate_n_clusters
-from .settings import resolve_device, seed_everything
+from .settings import fast_float32_matmul, resolve_device, seed_everything
 from .train import TrainConfig, TrainData, default_max_epochs, iterate, posterior_means, train
 
 __all__ = ["ScMVP"]
@@ -321,6 +321,7 @@ class ScMVP:
         return np.array([pos[f] for f in features], dtype=np.int64)
 
     @torch.no_grad()
+    @fast_float32_matmul()
     def _impute(self, rna, atac, batch, rna_features, atac_features, chunk_size, cols, kind, library, threshold):
         data = self._query(rna, atac, batch, rna_features, atac_features)
         dev = self._device()

@@ -1,13 +1,15 @@
-"""Seeding and device selection (one place for both)."""
+"""Process settings: seeding, device selection, and the CPU's memory and matmul paths."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import random
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "resolve_device", "keep_freed_memory"]
+__all__ = ["seed_everything", "resolve_device", "keep_freed_memory", "fast_float32_matmul"]
 
 
 def keep_freed_memory() -> None:
@@ -27,6 +29,61 @@ def keep_freed_memory() -> None:
         libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         pass
+
+
+def _keeps_float32(matmul) -> bool:
+    """Whether ``matmul`` multiplies float32 matrices to float32 accuracy: 1 + 2**-9 is not a
+    bfloat16 number (7 stored mantissa bits), so a product computed in plain bfloat16 is off by
+    ~0.2% here while float32 (or a compensated bfloat16 scheme) gets it exactly."""
+    a = torch.full((128, 256), 1.0 + 2.0**-9)
+    b = torch.ones(256, 512)
+    return bool(torch.allclose(matmul(a, b), torch.full((128, 512), 256.5), rtol=1e-5, atol=0.0))
+
+
+@functools.lru_cache(maxsize=1)
+def _onednn_float32_matmul_available() -> bool:
+    """True where torch has the oneDNN float32-matmul switch (torch >= 2.9) and, with it set
+    to ``"bf16"``, this CPU's products still come out at float32 accuracy (probed once)."""
+    switch = getattr(torch.backends.mkldnn, "matmul", None)
+    if not torch.backends.mkldnn.is_available() or not hasattr(switch, "fp32_precision"):
+        return False
+    old = switch.fp32_precision
+    try:
+        switch.fp32_precision = "bf16"
+        return _keeps_float32(torch.matmul) and _keeps_float32(lambda a, b: torch.nn.functional.linear(a, b.T))
+    except (RuntimeError, ValueError):
+        return False
+    finally:
+        switch.fp32_precision = old
+
+
+@contextlib.contextmanager
+def fast_float32_matmul():
+    """Run CPU float32 matrix products through oneDNN's bfloat16-capable kernels, where they
+    keep float32 accuracy; restores the previous setting on exit.
+
+    On the AMD EPYC (Zen 5, AVX512-BF16) the benchmarks run on, torch's default float32
+    products (MKL) take ~2x as long as oneDNN's with ``torch.backends.mkldnn.matmul.fp32_precision
+    = "bf16"``, whose results there are float32-exact (1 + 2**-9 survives; relative error
+    against float64 2e-7 to 6e-7, the same as MKL's); a training step takes 17% less time. On
+    a CPU where that setting would round the inputs to bfloat16 (e.g. Intel AMX), a probe at
+    first use finds so and nothing changes; likewise on torch < 2.9 and on GPU tensors.
+
+    >>> import torch
+    >>> with fast_float32_matmul():
+    ...     (torch.ones(2, 3) @ torch.ones(3, 2)).tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
+    """
+    if not _onednn_float32_matmul_available():
+        yield
+        return
+    switch = torch.backends.mkldnn.matmul
+    old = switch.fp32_precision
+    switch.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        switch.fp32_precision = old
 
 
 def seed_everything(seed: int) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from .data import SparseBatch
 from .module import Inputs, ScMVPModule
-from .settings import keep_freed_memory
+from .settings import fast_float32_matmul, keep_freed_memory
 
 __all__ = ["TrainData", "TrainConfig", "default_max_epochs", "train", "iterate", "posterior_means", "posterior_moments"]
 
@@ -95,6 +95,7 @@ def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.rando
 
 
 @torch.no_grad()
+@fast_float32_matmul()
 def posterior_moments(module: ScMVPModule, data: TrainData, device: torch.device, batch_size: int = 1024):
     """Posterior means and variances of z for every cell (deterministic, eval mode)."""
     was_training = module.training
@@ -125,6 +126,7 @@ def _check_finite(value: torch.Tensor, epoch: int) -> None:
         raise FloatingPointError(_NAN_HELP.format(value=float(value.detach()), epoch=epoch))
 
 
+@fast_float32_matmul()
 def train(
     module: ScMVPModule,
     data: TrainData,
