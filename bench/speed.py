@@ -7,6 +7,9 @@
 MultiVI runs in the peers' virtualenv (bench/setup_peers.sh; --peers-python) on the same
 matrices (ATAC binarised, as MultiVI models it; no feature filter, so both models see every
 gene and peak), also 2 epochs with 10% of cells held out; its time is that of the second epoch.
+``multivi_onednn`` is MultiVI with ``torch.set_float32_matmul_precision("medium")``, which on
+torch >= 2.9 sends its CPU float32 products through oneDNN as scMVP's
+``settings.fast_float32_matmul`` does (a user of MultiVI could set it; scvi-tools does not).
 
 Each configuration runs in a fresh process (so peak RSS is its own) and fits 2 epochs: the
 first is the warm-up (normal prior, no cycle), the second the full model (mixture prior,
@@ -51,6 +54,8 @@ MULTIVI_CHILD = r"""
 import json, resource, sys, time, torch
 cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(threads)
+if sys.argv[6] == "onednn":
+    torch.set_float32_matmul_precision("medium")
 import anndata as ad, muon as mu, numpy as np, scvi
 from lightning.pytorch.callbacks import Callback
 from scmvp.synthetic import sparse_counts
@@ -68,7 +73,7 @@ scvi.model.MULTIVI.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_lay
 m = scvi.model.MULTIVI(mdata)
 m.train(max_epochs=2, accelerator="gpu" if device.startswith("cuda") else "cpu", enable_progress_bar=False,
         callbacks=[Stamp()], early_stopping=False)
-print(json.dumps({"method": "multivi", "cells": cells, "threads": threads, "device": device,
+print(json.dumps({"cells": cells, "threads": threads, "device": device,
   "warmup_epoch_s": stamps[0] - t0, "epoch_s": stamps[1] - stamps[0],
   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
   "nnz": int(rna.nnz + atac.nnz), "dense_mb": cells * (genes + peaks) * 4 / 2**20}))
@@ -82,8 +87,9 @@ def main(argv=None) -> int:
     p.add_argument("--peaks", type=int, default=23000)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "scmvp_cycle_rna", "multivi"],
-                   help="scmvp_cycle_rna: scMVP with cycle='rna' (no re-encoding of the imputed peaks)")
+    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "scmvp_cycle_rna", "multivi", "multivi_onednn"],
+                   help="scmvp_cycle_rna: scMVP with cycle='rna' (no re-encoding of the imputed peaks); "
+                   "multivi_onednn: MultiVI with float32 matmul precision 'medium' (see above)")
     p.add_argument("--peers-python", default=str(Path.home() / ".virtualenvs/scmvp-peers/bin/python"),
                    help="Python of the peers' virtualenv (for multivi)")
     p.add_argument("--json", help="also write the rows to this file (rows already there for other "
@@ -93,8 +99,10 @@ def main(argv=None) -> int:
     print(f"{'method':>8} {'cells':>7} {'threads':>7} {'device':>6} {'epoch s':>8} {'ms/cell':>8} {'peak RSS MB':>11} {'dense input MB':>14} {'nnz':>11}")
     runs = [(c, t, m) for c in args.cells for t in args.threads for m in args.methods]
     for cells, threads, method in runs:
-        py, code = (args.peers_python, MULTIVI_CHILD) if method == "multivi" else (sys.executable, CHILD)
-        extra = [] if method == "multivi" else ["rna" if method == "scmvp_cycle_rna" else "true"]
+        if method.startswith("multivi"):
+            py, code, extra = args.peers_python, MULTIVI_CHILD, ["onednn" if method == "multivi_onednn" else "default"]
+        else:
+            py, code, extra = sys.executable, CHILD, ["rna" if method == "scmvp_cycle_rna" else "true"]
         out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device,
                               *extra], capture_output=True, text=True)
         if out.returncode:
