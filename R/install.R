@@ -155,7 +155,10 @@ scmvp_available <- function(initialize = TRUE) {
 #'
 #' @return A list of class `scmvp_config` (`python`, `chosen.by`, `available`, and when Python
 #'   started: `python.version`, `scmvp`, `torch`, `numpy`, `scipy`, `cuda`, `device`,
-#'   `threads`, `reticulate`, `torch.blas`: which BLAS torch's matrix products use inside R), printed readably. When Python cannot start, `error` says why.
+#'   `threads`, `float32_matmul`: whether training sends CPU float32 products through oneDNN
+#'   (where that keeps float32 accuracy) or torch's default, `reticulate`, `torch.blas`: which BLAS
+#'   torch's matrix products use inside R), printed readably. When Python cannot start, `error`
+#'   says why.
 #' @export
 #' @examples
 #' \donttest{
@@ -198,6 +201,7 @@ print.scmvp_config <- function(x, ...) {
   cat("  device     : ", x$device, if (isTRUE(x$cuda)) " (CUDA available)" else " (no CUDA GPU)",
       ", ", x$threads, " CPU threads\n", sep = "")
   cat("  torch BLAS :", x$torch.blas, "\n")
+  cat("  matmul     :", x$float32_matmul, "\n")
   invisible(x)
 }
 

@@ -166,11 +166,12 @@ def model_info(model: ScMVP) -> dict:
 
 
 def config() -> dict:
-    """Python, package versions and the device ``"auto"`` resolves to."""
+    """Python, package versions, the device ``"auto"`` resolves to and the CPU matmul path."""
     import scipy
     import torch
 
     from . import __version__
+    from .settings import _onednn_float32_matmul_available
 
     cuda = bool(torch.cuda.is_available())
     return {
@@ -183,4 +184,7 @@ def config() -> dict:
         "cuda": cuda,
         "device": "cuda" if cuda else "cpu",
         "threads": int(torch.get_num_threads()),
+        # see settings.fast_float32_matmul
+        "float32_matmul": "oneDNN (float32-exact on this CPU)" if _onednn_float32_matmul_available()
+        else "torch default",
     }

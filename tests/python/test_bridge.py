@@ -75,3 +75,4 @@ def test_model_bytes_roundtrip(result, r_like):
 def test_config_reports_versions():
     cfg = bridge.config()
     assert cfg["device"] in ("cpu", "cuda") and cfg["torch"] and cfg["python_version"].startswith("3.")
+    assert cfg["float32_matmul"] in ("oneDNN (float32-exact on this CPU)", "torch default")

@@ -71,8 +71,10 @@ test_that("scmvp_config reports Python, torch, numpy and the device", {
   expect_match(cfg$torch, "^[0-9]+\\.[0-9]+")
   expect_true(numeric_version(cfg$numpy) < "2")
   expect_true(cfg$device %in% c("cpu", "cuda"))
+  expect_true(cfg$float32_matmul %in% c("oneDNN (float32-exact on this CPU)", "torch default"))
   out <- capture.output(print(cfg))
   expect_true(any(grepl("versions   : Python", out)))
+  expect_true(any(grepl("matmul     : ", out, fixed = TRUE)))
 })
 
 test_that("Python is chosen from the option, then SCMVP_PYTHON, then RETICULATE_PYTHON, then the default venv", {
