@@ -65,7 +65,7 @@ def fast_float32_matmul():
     On the AMD EPYC (Zen 5, AVX512-BF16) the benchmarks run on, torch's default float32
     products (MKL) take ~2x as long as oneDNN's with ``torch.backends.mkldnn.matmul.fp32_precision
     = "bf16"``, whose results there are float32-exact (1 + 2**-9 survives; relative error
-    against float64 2e-7 to 6e-7, the same as MKL's); a training step takes 17% less time. On
+    against float64 2e-7 to 6e-7, MKL's 2e-7 to 3e-7); a training step takes 17% less time. On
     a CPU where that setting would round the inputs to bfloat16 (e.g. Intel AMX), a probe at
     first use finds so and nothing changes; likewise on torch < 2.9 and on GPU tensors.
 
