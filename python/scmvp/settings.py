@@ -40,6 +40,18 @@ def _keeps_float32(matmul) -> bool:
     return bool(torch.allclose(matmul(a, b), torch.full((128, 512), 256.5), rtol=1e-5, atol=0.0))
 
 
+@contextlib.contextmanager
+def _onednn_float32_matmul_as_bf16():
+    """Set torch's oneDNN float32-matmul switch to ``"bf16"`` for the block, then restore it."""
+    switch = torch.backends.mkldnn.matmul
+    old = switch.fp32_precision
+    switch.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        switch.fp32_precision = old
+
+
 @functools.lru_cache(maxsize=1)
 def _onednn_float32_matmul_available() -> bool:
     """True where torch has the oneDNN float32-matmul switch (torch >= 2.9) and, with it set
@@ -47,14 +59,11 @@ def _onednn_float32_matmul_available() -> bool:
     switch = getattr(torch.backends.mkldnn, "matmul", None)
     if not torch.backends.mkldnn.is_available() or not hasattr(switch, "fp32_precision"):
         return False
-    old = switch.fp32_precision
     try:
-        switch.fp32_precision = "bf16"
-        return _keeps_float32(torch.matmul) and _keeps_float32(lambda a, b: torch.nn.functional.linear(a, b.T))
+        with _onednn_float32_matmul_as_bf16():
+            return _keeps_float32(torch.matmul) and _keeps_float32(lambda a, b: torch.nn.functional.linear(a, b.T))
     except (RuntimeError, ValueError):
         return False
-    finally:
-        switch.fp32_precision = old
 
 
 @contextlib.contextmanager
@@ -77,13 +86,8 @@ def fast_float32_matmul():
     if not _onednn_float32_matmul_available():
         yield
         return
-    switch = torch.backends.mkldnn.matmul
-    old = switch.fp32_precision
-    switch.fp32_precision = "bf16"
-    try:
+    with _onednn_float32_matmul_as_bf16():
         yield
-    finally:
-        switch.fp32_precision = old
 
 
 def seed_everything(seed: int) -> None:
