@@ -26,6 +26,8 @@ METHODS = {
     "scmvp_rna": ("scmvp", None),
     "scmvp_atac": ("scmvp", None),
     "scmvp_no_attention": ("scmvp", None),
+    "scmvp_attention_gate": ("scmvp", None),
+    "scmvp_attention_encoders": ("scmvp", None),
     "scmvp_no_cycle": ("scmvp", None),
     "scmvp_normal_prior": ("scmvp", None),
     "scmvp_cycle_rna": ("scmvp", None),
@@ -72,6 +74,16 @@ def scmvp_atac(data, seed, threads):
 
 def scmvp_no_attention(data, seed, threads):
     return _scmvp(data, seed, threads, attention=False)
+
+
+def scmvp_attention_gate(data, seed, threads):
+    """Only the decoders' cluster gate (no RNA mask, no ATAC self-attention)."""
+    return _scmvp(data, seed, threads, attention=["gate"])
+
+
+def scmvp_attention_encoders(data, seed, threads):
+    """The RNA mask and ATAC self-attention, without the decoders' cluster gate."""
+    return _scmvp(data, seed, threads, attention=["rna_mask", "atac_self"])
 
 
 def scmvp_no_cycle(data, seed, threads):

@@ -15,6 +15,7 @@ import torch
 from . import __version__
 from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matrix
 from .module import ScMVPModule
+from .nn import ATTENTION_PARTS, attention_parts
 from .prior import estimate_n_clusters
 from .settings import fast_float32_matmul, resolve_device, seed_everything
 from .train import TrainConfig, TrainData, default_max_epochs, iterate, posterior_means, train
@@ -36,9 +37,13 @@ class ScMVP:
     n_latent : latent dimensions d (default 10).
     n_clusters : mixture components K; None estimates K from the RNA (see
         :func:`scmvp.prior.estimate_n_clusters`).
-    n_hidden : hidden width H (default 128; a multiple of 8 when ``attention``).
+    n_hidden : hidden width H (default 128; a multiple of 8 with the ATAC self-attention).
     modality : ``"joint"`` (both views), ``"rna"`` or ``"atac"`` (single-view runs).
-    attention : switch the attention layers on or off.
+    attention : ``True`` (all attention layers), ``False`` (none), or the parts to keep, any of
+        ``"rna_mask"`` (the RNA encoders' mask attention), ``"atac_self"`` (the ATAC
+        self-attention of encoders and decoder) and ``"gate"`` (the decoders' cluster gate
+        from q(c|z)), e.g. ``attention=["gate"]``. Stored as ``True``/``False`` or a list in
+        that order.
     cycle : the cycle-consistency module: ``True`` re-encodes the imputed RNA and ATAC,
         ``"rna"`` the imputed RNA only (cheaper: no dense pass over all peaks), ``False`` none.
     prior : ``"gmm"`` (mixture prior) or ``"normal"`` (standard normal; clusters from a
@@ -68,7 +73,7 @@ class ScMVP:
         n_clusters: Optional[int] = None,
         n_hidden: int = 128,
         modality: str = "joint",
-        attention: bool = True,
+        attention=True,
         cycle=True,
         prior: str = "gmm",
         gate: str = "sigmoid",
@@ -90,8 +95,10 @@ class ScMVP:
             raise ValueError(f"modality must be 'joint', 'rna' or 'atac', got {modality!r}.")
         if cycle not in (True, False, "rna"):
             raise ValueError(f"cycle must be True (re-encode both imputed views), 'rna' (the imputed RNA only) or False, got {cycle!r}.")
-        if attention and n_hidden % 8:
-            raise ValueError(f"n_hidden must be a multiple of 8 when attention=True, got {n_hidden}.")
+        parts = attention_parts(attention)
+        if "atac_self" in parts and n_hidden % 8:
+            raise ValueError(f"n_hidden must be a multiple of 8 with the ATAC self-attention (attention={attention!r}), got {n_hidden}.")
+        attention = True if len(parts) == len(ATTENTION_PARTS) else [p for p in ATTENTION_PARTS if p in parts] or False
         self.n_latent, self.n_hidden = int(n_latent), int(n_hidden)
         self.n_clusters = None if n_clusters is None else int(n_clusters)
         self.modality, self.attention, self.cycle, self.prior, self.gate = modality, attention, cycle, prior, gate

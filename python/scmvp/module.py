@@ -2,8 +2,9 @@
 
 Only math lives here (no data loading, no optimiser). ``modality`` picks the views used:
 ``"joint"`` encodes RNA and ATAC together (q(z|x,y)), ``"rna"`` / ``"atac"`` use only that
-view's encoder and decoder (the paper's single-view runs). ``attention``, ``cycle`` and
-``prior`` switch the parts DESIGN.md §1.7 asks to ablate.
+view's encoder and decoder (the paper's single-view runs). ``attention`` (all, none, or some of
+:data:`scmvp.nn.ATTENTION_PARTS`), ``cycle`` and ``prior`` switch the parts DESIGN.md §1.7 asks
+to ablate.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .data import SparseBatch, log1p_input, tfidf_log1p, tfidf_log1p_dense
 from .distributions import (
     nb_log_prob, nb_log_prob_zero, sparse_log_likelihood, zip_log_likelihood_and_mean,
 )
-from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder
+from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder, attention_parts
 from .prior import GMMPrior, gaussian_kl, normal_kl
 
 __all__ = ["ScMVPModule", "LossOutput", "Inputs"]
@@ -55,7 +56,7 @@ class ScMVPModule(nn.Module):
         n_hidden: int = 128,
         n_batches: int = 0,
         modality: str = "joint",
-        attention: bool = True,
+        attention=True,
         cycle=True,
         prior: str = "gmm",
         gate: str = "sigmoid",
@@ -68,7 +69,9 @@ class ScMVPModule(nn.Module):
             raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}.")
         if prior not in ("gmm", "normal"):
             raise ValueError(f"prior must be 'gmm' or 'normal', got {prior!r}.")
-        self.modality, self.attention, self.prior_kind = modality, attention, prior
+        self.modality, self.prior_kind = modality, prior
+        parts = self.attention_parts = attention_parts(attention)
+        mask, self_att = "rna_mask" in parts, "atac_self" in parts
         if cycle not in (True, False, "rna"):
             raise ValueError(f"cycle must be True, False or 'rna', got {cycle!r}.")
         self.use_cycle = bool(cycle) and modality == "joint"
@@ -84,24 +87,24 @@ class ScMVPModule(nn.Module):
 
         # encoders: the branches of the joint encoder, and single-view encoders q(z|x), q(z|y)
         if modality == "joint":
-            self.rna_branch = RNABranch(n_genes, H, dropout, attention)
-            self.atac_branch = ATACBranch(n_peaks, H, dropout, attention)
+            self.rna_branch = RNABranch(n_genes, H, dropout, mask)
+            self.atac_branch = ATACBranch(n_peaks, H, dropout, self_att)
             self.joint_head = GaussianHead(2 * H + nb, H, d)
         if self.use_rna:
-            self.rna_encoder_branch = RNABranch(n_genes, H, dropout, attention)
+            self.rna_encoder_branch = RNABranch(n_genes, H, dropout, mask)
             self.rna_head = GaussianHead(H + nb, H, d)
         if self.use_atac:
-            self.atac_encoder_branch = ATACBranch(n_peaks, H, dropout, attention)
+            self.atac_encoder_branch = ATACBranch(n_peaks, H, dropout, self_att)
             self.atac_head = GaussianHead(H + nb, H, d)
 
         # prior and decoders
         self.prior = GMMPrior(n_clusters, d)
-        self.gate = ClusterGate(n_clusters, H, gate) if attention else None
+        self.gate = ClusterGate(n_clusters, H, gate) if "gate" in parts else None
         if self.use_rna:
             self.rna_decoder = RNADecoder(d + nb, H, n_genes, dropout)
             self.log_theta = nn.Parameter(torch.zeros(max(nb, 1), n_genes))
         if self.use_atac:
-            self.atac_decoder = ATACDecoder(d + nb, H, n_peaks, dropout, attention)
+            self.atac_decoder = ATACDecoder(d + nb, H, n_peaks, dropout, self_att)
 
     # ---------------------------------------------------------------- encoders
     @staticmethod

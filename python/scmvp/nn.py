@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from .data import SparseBatch
 
 __all__ = [
+    "ATTENTION_PARTS",
+    "attention_parts",
     "InputLinear",
     "Block",
     "SelfAttention",
@@ -32,6 +34,38 @@ __all__ = [
     "RNADecoder",
     "ATACDecoder",
 ]
+
+
+# the three attention layers of DESIGN.md §1.2/§1.4, each of which can be switched on alone
+ATTENTION_PARTS = ("rna_mask", "atac_self", "gate")
+
+
+def attention_parts(attention) -> frozenset:
+    """The attention layers an ``attention`` setting switches on.
+
+    ``True`` means all of :data:`ATTENTION_PARTS` (the RNA mask attention, the ATAC
+    self-attention, the cluster gate of the decoders), ``False`` none; a part name or a list of
+    part names switches on just those.
+
+    >>> sorted(attention_parts(["gate", "rna_mask"]))
+    ['gate', 'rna_mask']
+    >>> attention_parts(True) == frozenset(ATTENTION_PARTS)
+    True
+    """
+    if isinstance(attention, bool):
+        return frozenset(ATTENTION_PARTS) if attention else frozenset()
+    names = [attention] if isinstance(attention, str) else attention
+    try:
+        parts = frozenset(names)
+        ok = all(isinstance(n, str) for n in parts) and parts <= frozenset(ATTENTION_PARTS)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"attention must be True, False, or one or more of {list(ATTENTION_PARTS)} "
+            f"(e.g. attention=['gate']), got {attention!r}."
+        )
+    return parts
 
 
 class InputLinear(nn.Module):
