@@ -13,6 +13,16 @@
   invisible(x)
 }
 
+# The attention layers: TRUE (all), FALSE (none) or some of the parts, as a list so that
+# reticulate hands Python a list even for one part.
+.attention_parts <- c("rna_mask", "atac_self", "gate")
+.check_attention <- function(x) {
+  if (is.logical(x) && length(x) == 1L && !is.na(x)) return(x)
+  if (is.character(x) && length(x) >= 1L && !anyNA(x) && all(x %in% .attention_parts)) return(as.list(unique(x)))
+  .abort("scMVP: attention must be TRUE, FALSE or some of ", paste0("\"", .attention_parts, "\"", collapse = ", "),
+         " (e.g. attention = \"gate\"), not ", .show(x), ".")
+}
+
 .check_count <- function(x, arg, min = 1, max = Inf, null.ok = FALSE, hint = "") {
   if (is.null(x) && null.ok) return(invisible(NULL))
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x == round(x) && x >= min && x <= max
@@ -68,7 +78,7 @@
   if (!is.null(params$modality) && !(.is_string(params$modality) && params$modality %in% c("joint", "rna", "atac"))) {
     .abort("scMVP: modality must be \"joint\", \"rna\" or \"atac\".")
   }
-  if (!is.null(params$attention)) .check_flag(params$attention, "attention")
+  if (!is.null(params$attention)) params$attention <- .check_attention(params$attention)
   if (!is.null(params$cycle) && !identical(params$cycle, "rna")) {
     if (!(is.logical(params$cycle) && length(params$cycle) == 1L && !is.na(params$cycle))) {
       .abort("scMVP: cycle must be TRUE (re-encode the imputed RNA and ATAC), \"rna\" (the imputed RNA only) ",

@@ -27,7 +27,8 @@ METHODS = {
     "scmvp_atac": ("scmvp", None),
     "scmvp_no_attention": ("scmvp", None),
     "scmvp_attention_gate": ("scmvp", None),
-    "scmvp_attention_encoders": ("scmvp", None),
+    "scmvp_full_attention": ("scmvp", None),
+    "scmvp_gate_softmax": ("scmvp", None),
     "scmvp_no_cycle": ("scmvp", None),
     "scmvp_normal_prior": ("scmvp", None),
     "scmvp_cycle_rna": ("scmvp", None),
@@ -77,13 +78,20 @@ def scmvp_no_attention(data, seed, threads):
 
 
 def scmvp_attention_gate(data, seed, threads):
-    """Only the decoders' cluster gate (no RNA mask, no ATAC self-attention)."""
+    """The decoders' cluster gate alone (no RNA mask, no ATAC self-attention)."""
     return _scmvp(data, seed, threads, attention=["gate"])
 
 
-def scmvp_attention_encoders(data, seed, threads):
-    """The RNA mask and ATAC self-attention, without the decoders' cluster gate."""
-    return _scmvp(data, seed, threads, attention=["rna_mask", "atac_self"])
+def scmvp_full_attention(data, seed, threads):
+    """The paper's full model: the encoders' attention and the decoders' cluster gate (the
+    default until stop 18)."""
+    return _scmvp(data, seed, threads, attention=True)
+
+
+def scmvp_gate_softmax(data, seed, threads):
+    """The full model (:func:`scmvp_full_attention`) with the paper's Softmax cluster gate
+    instead of the sigmoid gate."""
+    return _scmvp(data, seed, threads, attention=True, gate="softmax")
 
 
 def scmvp_no_cycle(data, seed, threads):

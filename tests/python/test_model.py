@@ -121,7 +121,7 @@ def test_single_view_modes(paired, modality):
 
 
 @pytest.mark.parametrize(
-    "switch", [dict(attention=False), dict(cycle=False), dict(cycle="rna"), dict(prior="normal"), dict(gate="softmax")]
+    "switch", [dict(attention=False), dict(attention=["gate"]), dict(cycle=False), dict(cycle="rna"), dict(prior="normal"), dict(gate="softmax")]
 )
 def test_ablations_train(paired, switch):
     rna, atac, genes, peaks, _ = paired
@@ -131,6 +131,37 @@ def test_ablations_train(paired, switch):
     assert m.module.cycle_atac == (switch.get("cycle", True) is True)
     restored = ScMVP.from_bytes(m.to_bytes(), device="cpu")
     np.testing.assert_allclose(restored.embedding(rna, atac), m.embedding(rna, atac), atol=1e-5)
+
+
+def test_attention_parts_switch_their_layers_only():
+    """Each attention part adds its own layers and nothing else; True builds all three."""
+    from scmvp.module import ScMVPModule
+    from scmvp.nn import ATTENTION_PARTS
+
+    def layers(attention):
+        mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32, attention=attention)
+        return {
+            "rna_mask": [b.mask is not None for b in (mod.rna_branch, mod.rna_encoder_branch)],
+            "atac_self": [b.attention is not None for b in (mod.atac_branch, mod.atac_encoder_branch, mod.atac_decoder)],
+            "gate": [mod.gate is not None],
+        }
+
+    for part in ATTENTION_PARTS:
+        for name, present in layers([part]).items():
+            assert all(present) if name == part else not any(present), (part, name)
+    assert all(all(v) for v in layers(True).values()) and not any(any(v) for v in layers(False).values())
+    n_params = lambda a: sum(p.numel() for p in ScMVPModule(20, 30, n_clusters=3, n_hidden=32, attention=a).parameters())
+    added = {p: n_params([p]) - n_params(False) for p in ATTENTION_PARTS}
+    assert added["gate"] == 3 * 32 + 32  # Linear(K -> H)
+    assert added["rna_mask"] == 2 * (32 * 32 + 32)  # Linear(H -> H) in the joint and the RNA encoder
+    assert n_params(True) - n_params(False) == sum(added.values())
+    assert ScMVP(attention=["gate", "rna_mask", "atac_self"]).attention is True
+    assert ScMVP(attention="gate").attention == ["gate"] and ScMVP(attention=[]).attention is False
+    with pytest.raises(ValueError, match=r"one or more of \['rna_mask', 'atac_self', 'gate'\]"):
+        ScMVP(attention=["gate", "mask"])
+    with pytest.raises(ValueError, match="multiple of 8 with the ATAC self-attention"):
+        ScMVP(n_hidden=12)
+    assert ScMVP(n_hidden=12, attention=["gate", "rna_mask"]).n_hidden == 12
 
 
 def test_cluster_gate_reads_the_mixture_without_training_it():

@@ -139,3 +139,21 @@ test_that("RunSCMVP.default returns named results, is reproducible, and verbose 
   expect_equal(kept[kept != 0], res2$imputed.atac[kept != 0], tolerance = 1e-6)
   expect_true(all(res2$imputed.atac[kept == 0] < 0.1))
 })
+
+test_that("RunSCMVP.default keeps the attention parts asked for, in the result and the stored model", {
+  skip_if_no_scmvp()
+  obj <- example_object(200, seed = 3)
+  rna <- obj[["RNA"]]@counts
+  atac <- obj[["ATAC"]]@counts[top_peaks(obj, 800), ]
+  res <- RunSCMVP(rna, atac, n.clusters = 3, n.latent = 4, epochs = 2, impute = FALSE, attention = "gate",
+                  n_hidden = 12, seed.use = 2, verbose = FALSE)
+  expect_identical(unlist(res$params$attention), "gate")
+  expect_true(all(is.finite(res$embedding)))
+  path <- tempfile(fileext = ".pt")
+  SaveSCMVPModel(res, path)
+  model <- LoadSCMVPModel(path)
+  expect_identical(unlist(model$params$attention), "gate")
+  expect_identical(model$params$n_hidden, 12L)
+  proj <- ProjectSCMVP(obj, model, verbose = FALSE)
+  expect_equal(unname(SeuratObject::Embeddings(proj[["scmvp"]])), unname(res$embedding), tolerance = 1e-4)
+})

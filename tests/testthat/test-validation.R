@@ -44,7 +44,8 @@ test_that("RunSCMVP.Seurat validates assays, counts, cells, batch and arguments"
   expect_scmvp_error(RunSCMVP(obj, n_hidden = 3), "n_hidden must be a whole number at least 8")
   expect_scmvp_error(RunSCMVP(obj, modality = "protein"), "modality must be")
   expect_scmvp_error(RunSCMVP(obj, cycle = "atac"), "cycle must be TRUE .*\"rna\" .*or FALSE, not \"atac\"")
-  expect_scmvp_error(RunSCMVP(obj, attention = NA), "attention must be TRUE or FALSE")
+  expect_scmvp_error(RunSCMVP(obj, attention = NA), "attention must be TRUE, FALSE or some of \"rna_mask\"")
+  expect_scmvp_error(RunSCMVP(obj, attention = c("gate", "mask")), "attention must be TRUE, FALSE .*not a vector of length 2")
   expect_identical(obj, before)
 })
 
