@@ -102,6 +102,13 @@ class ScMVP:
         parts = attention_parts(attention)
         if "atac_self" in parts and n_hidden % 8:
             raise ValueError(f"n_hidden must be a multiple of 8 with the ATAC self-attention (attention={attention!r}), got {n_hidden}.")
+        if gate not in ("sigmoid", "softmax"):
+            raise ValueError(f"gate must be 'sigmoid' or 'softmax', got {gate!r}.")
+        if gate != "sigmoid" and "gate" not in parts:
+            raise ValueError(
+                f"gate={gate!r} sets the form of the decoders' cluster gate, which attention={attention!r} "
+                "leaves out; add \"gate\" to attention (e.g. attention=True)."
+            )
         attention = True if len(parts) == len(ATTENTION_PARTS) else [p for p in ATTENTION_PARTS if p in parts] or False
         self.n_latent, self.n_hidden = int(n_latent), int(n_hidden)
         self.n_clusters = None if n_clusters is None else int(n_clusters)

@@ -121,7 +121,7 @@ def test_single_view_modes(paired, modality):
 
 
 @pytest.mark.parametrize(
-    "switch", [dict(attention=False), dict(attention=["gate"]), dict(cycle=False), dict(cycle="rna"), dict(prior="normal"), dict(gate="softmax")]
+    "switch", [dict(attention=False), dict(attention=["gate"]), dict(cycle=False), dict(cycle="rna"), dict(prior="normal"), dict(attention=True, gate="softmax")]
 )
 def test_ablations_train(paired, switch):
     rna, atac, genes, peaks, _ = paired
@@ -162,6 +162,10 @@ def test_attention_parts_switch_their_layers_only():
     with pytest.raises(ValueError, match="multiple of 8 with the ATAC self-attention"):
         ScMVP(n_hidden=12)
     assert ScMVP(n_hidden=12, attention=["gate", "rna_mask"]).n_hidden == 12
+    with pytest.raises(ValueError, match="sets the form of the decoders' cluster gate.*add \"gate\" to attention"):
+        ScMVP(gate="softmax")
+    with pytest.raises(ValueError, match="gate must be 'sigmoid' or 'softmax'"):
+        ScMVP(attention=True, gate="relu")
 
 
 def test_cluster_gate_reads_the_mixture_without_training_it():
