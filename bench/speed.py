@@ -34,13 +34,14 @@ cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(s
 cycle = {"true": True, "rna": "rna"}[sys.argv[6]]
 torch.set_num_threads(threads)
 import scmvp
+attention = {"all": {"attention": True}, "default": {}}[sys.argv[7]]
 from scmvp.synthetic import sparse_counts
 rna = sparse_counts(cells, genes, 0.05, max_count=5, seed=1)
 atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
 stamps = []
 cb = lambda epoch, total, rec: stamps.append(time.perf_counter())
 t0 = time.perf_counter()
-m = scmvp.ScMVP(n_clusters=10, seed=0, device=device, verbose=False, progress_bar=False, cycle=cycle)
+m = scmvp.ScMVP(n_clusters=10, seed=0, device=device, verbose=False, progress_bar=False, cycle=cycle, **attention)
 m.fit(rna, atac, max_epochs=2, early_stopping=False, callback=cb)
 if device.startswith("cuda"):
     torch.cuda.synchronize()
@@ -87,8 +88,9 @@ def main(argv=None) -> int:
     p.add_argument("--peaks", type=int, default=23000)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "scmvp_cycle_rna", "multivi", "multivi_onednn"],
-                   help="scmvp_cycle_rna: scMVP with cycle='rna' (no re-encoding of the imputed peaks); "
+    p.add_argument("--methods", nargs="+", default=["scmvp"], choices=["scmvp", "scmvp_full_attention", "scmvp_cycle_rna", "multivi", "multivi_onednn"],
+                   help="scmvp: the default model; scmvp_full_attention: attention=True (all three parts, "
+                   "with the decoders' cluster gate); scmvp_cycle_rna: scMVP with cycle='rna' (no re-encoding of the imputed peaks); "
                    "multivi_onednn: MultiVI with float32 matmul precision 'medium' (see above)")
     p.add_argument("--peers-python", default=str(Path.home() / ".virtualenvs/scmvp-peers/bin/python"),
                    help="Python of the peers' virtualenv (for multivi)")
@@ -102,7 +104,8 @@ def main(argv=None) -> int:
         if method.startswith("multivi"):
             py, code, extra = args.peers_python, MULTIVI_CHILD, ["onednn" if method == "multivi_onednn" else "default"]
         else:
-            py, code, extra = sys.executable, CHILD, ["rna" if method == "scmvp_cycle_rna" else "true"]
+            py, code, extra = sys.executable, CHILD, ["rna" if method == "scmvp_cycle_rna" else "true",
+                                                      "all" if method == "scmvp_full_attention" else "default"]
         out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device,
                               *extra], capture_output=True, text=True)
         if out.returncode:
