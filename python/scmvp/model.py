@@ -43,9 +43,9 @@ class ScMVP:
         attention), ``"atac_self"`` (the ATAC self-attention of encoders and decoder) and
         ``"gate"`` (the decoders' cluster attention from q(c|z)); ``True`` means all three (the
         paper's full model), ``False`` none. The default, ``("rna_mask", "atac_self")``, leaves
-        out the cluster gate: on the bundled SNARE-seq data (5 seeds) it gave KMeans / Leiden
-        ARI 0.494 / 0.429 against 0.445 / 0.396 with the gate, and mixture-cluster ARI 0.570
-        against 0.595 (bench/RESULTS.md, "Stop 19"). Stored as ``True``/``False`` or a list in
+        out the cluster gate: on the bundled SNARE-seq data (10 seeds) it gave KMeans / Leiden
+        ARI 0.483 / 0.413 against 0.436 / 0.388 with the gate, and mixture-cluster ARI 0.570
+        against 0.583 (bench/RESULTS.md, "Stop 20"). Stored as ``True``/``False`` or a list in
         that order.
     cycle : the cycle-consistency module: ``True`` re-encodes the imputed RNA and ATAC,
         ``"rna"`` the imputed RNA only (cheaper: no dense pass over all peaks), ``False`` none.
