@@ -136,6 +136,7 @@ def plot(runs, figdir: Path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     figdir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -155,8 +156,6 @@ def plot(runs, figdir: Path):
                 ax.scatter(v, [yi] * len(v), color="black", s=10, zorder=3)
             ax.set_title(title)
             if key == "fit_s":
-                from matplotlib.ticker import NullFormatter
-
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlapped
         axes[0].set_yticks(np.arange(len(order)), order)
