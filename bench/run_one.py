@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def cpu_model() -> str:
-    """The processor's model name, with its family and model numbers since 2026-12-03 (fit times
-    are only comparable on the same processor; two "AMD EPYC" machines differed by 1.6-1.7x)."""
+    """The processor's model name with its family and model numbers (fit times are only
+    comparable on the same processor; two "AMD EPYC" machines differed by 1.6-1.7x)."""
     try:
         info = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():

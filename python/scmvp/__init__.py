@@ -6,8 +6,9 @@
 __version__ = "0.1.0"
 
 from . import data, distributions  # noqa: E402
+from .config import ScMVPConfig  # noqa: E402
 from .data import ScMVPInputError  # noqa: E402
 from .model import ScMVP  # noqa: E402
 from . import io  # noqa: E402
 
-__all__ = ["ScMVP", "ScMVPInputError", "io", "data", "distributions", "__version__"]
+__all__ = ["ScMVP", "ScMVPConfig", "ScMVPInputError", "io", "data", "distributions", "__version__"]

@@ -7,7 +7,11 @@ Conventions (R's, see ../shared/notes/r-python-environment.md):
 * results are plain numpy arrays: dense results as float64 in Fortran order (fastest to
   convert to R), imputed matrices features x cells, clusters 1-based int32 (R's convention),
   sparse results as scipy CSC features x cells;
-* the trained model crosses as bytes (:func:`model_to_bytes` / :func:`model_from_bytes`).
+* the trained model crosses as bytes (:func:`model_to_bytes` / :func:`model_from_bytes`);
+* settings are :class:`~scmvp.config.ScMVPConfig` names; ``None`` (R's ``NULL``) means the
+  default written there, so R never repeats a default (:func:`defaults` lists them).
+
+Only the public API of :class:`~scmvp.ScMVP` is used here.
 """
 from __future__ import annotations
 
@@ -19,11 +23,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .config import ScMVPConfig
 from .model import ScMVP
 
 __all__ = [
     "fit", "embed", "impute_rna", "impute_atac", "model_to_bytes", "model_from_bytes",
-    "model_info", "config", "lines_progress",
+    "model_info", "defaults", "settings_help", "config", "lines_progress",
 ]
 
 
@@ -42,10 +47,6 @@ def _names(x) -> Optional[list]:
     if isinstance(x, str):
         return [x]
     return [str(v) for v in list(x)]
-
-
-def _int_or_none(x):
-    return None if x is None else int(x)
 
 
 def _f64(x: np.ndarray) -> np.ndarray:
@@ -69,15 +70,10 @@ def lines_progress(every: Optional[int] = None, printer: Callable[[str], None] =
 def _results(model: ScMVP, rna, atac, batch, rna_features, atac_features, allow_missing=False) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = model._query(rna, atac, batch, rna_features, atac_features, allow_missing=allow_missing)
-    from .train import posterior_means
-    import torch
-
-    z = posterior_means(model.module, data, model._device())
-    with torch.no_grad():
-        probs = model.module.cluster_log_probs(torch.from_numpy(z).to(model._device())).exp().cpu().numpy()
+        out = model.transform(rna, atac, batch, rna_features, atac_features, allow_missing_features=allow_missing)
+    probs = out["cluster_probabilities"]
     return {
-        "embedding": _f64(z),
+        "embedding": _f64(out["embedding"]),
         "probabilities": _f64(probs),
         "clusters": (probs.argmax(1) + 1).astype(np.int32),
         "max_probability": probs.max(1).astype(np.float64),
@@ -85,23 +81,30 @@ def _results(model: ScMVP, rna, atac, batch, rna_features, atac_features, allow_
     }
 
 
-def fit(rna=None, atac=None, rna_features=None, atac_features=None, batch=None, n_clusters=None,
-        n_latent=10, max_epochs=None, seed=42, device="auto", verbose=True, callback=None, **params) -> dict:
+def defaults() -> dict:
+    """Every setting's default (:class:`~scmvp.config.ScMVPConfig`), as R reads them."""
+    return ScMVPConfig.field_defaults()
+
+
+def settings_help() -> dict:
+    """A line of help for every setting."""
+    return ScMVPConfig.field_help()
+
+
+def fit(rna=None, atac=None, rna_features=None, atac_features=None, batch=None, callback=None, verbose=True,
+        **settings) -> dict:
     """Train on features x cells matrices; returns the model and the training cells' results.
 
-    Keys: ``model`` (an :class:`~scmvp.ScMVP`), ``embedding`` (cells x d), ``probabilities``
+    ``settings`` are :class:`~scmvp.config.ScMVPConfig` names (``n_latent``, ``n_clusters``,
+    ``seed``, ``max_epochs``, ...); a setting that is ``None`` takes its default. Keys:
+    ``model`` (an :class:`~scmvp.ScMVP`), ``embedding`` (cells x d), ``probabilities``
     (cells x K), ``clusters`` (1-based), ``max_probability``, ``history`` (losses by name),
     ``features_rna`` / ``features_atac`` (kept features), ``n_clusters``.
     """
-    for key in ("n_hidden", "batch_size"):
-        if key in params:
-            params[key] = int(params[key])
-    model = ScMVP(n_latent=int(n_latent), n_clusters=_int_or_none(n_clusters), seed=int(seed), device=device,
-                  verbose=bool(verbose), progress_bar=bool(verbose) and callback is None, **params)
-    rna_t, atac_t = _cells_by_features(rna), _cells_by_features(atac)
-    batch = _names(batch)
-    model.fit(rna_t, atac_t, batch=batch, rna_features=_names(rna_features), atac_features=_names(atac_features),
-              max_epochs=_int_or_none(max_epochs), callback=callback)
+    settings = {k: v for k, v in settings.items() if v is not None}
+    model = ScMVP(verbose=bool(verbose), progress_bar=bool(verbose) and callback is None, **settings)
+    model.fit(_cells_by_features(rna), _cells_by_features(atac), batch=_names(batch),
+              rna_features=_names(rna_features), atac_features=_names(atac_features), callback=callback)
     out = _results(model, None, None, None, None, None)
     out.update(
         model=model,
@@ -155,10 +158,10 @@ def model_from_bytes(data, device: str = "auto") -> ScMVP:
 
 
 def model_info(model: ScMVP) -> dict:
-    """Settings and feature names of a trained model."""
+    """Settings (the whole configuration it was trained with; ``n_clusters`` is the fitted K)
+    and feature names of a trained model."""
     return {
-        "params": {**{k: getattr(model, k) for k in ("n_latent", "n_hidden", "modality", "attention", "cycle",
-                                                     "prior", "gate", "seed")}, "n_clusters": int(model.n_clusters_)},
+        "params": model.trained_config.to_dict(),
         "features_rna": model.features_["rna"] or [],
         "features_atac": model.features_["atac"] or [],
         "batch_categories": model.batch_categories_ or [],

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import __version__
+
 __all__ = ["main", "clustering_scores"]
 
 
@@ -52,12 +54,10 @@ def _fit(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = _read(Path(args.data))
     print(f"scMVP: {data.rna.shape[0]} cells, {data.rna.shape[1]} genes, {data.atac.shape[1]} peaks from {args.data}")
-    model = ScMVP(n_latent=args.n_latent, n_clusters=args.n_clusters, modality=args.modality, seed=args.seed,
-                  device=args.device, progress_bar=not args.quiet, verbose=not args.quiet)
+    model = ScMVP(_config_from_args(args), progress_bar=not args.quiet, verbose=not args.quiet)
     t0 = time.time()
     batch = data.cells[args.batch_column].astype(str).values if args.batch_column else None
-    model.fit(data.rna, data.atac, batch=batch, rna_features=data.genes, atac_features=data.peaks,
-              max_epochs=args.epochs)
+    model.fit(data.rna, data.atac, batch=batch, rna_features=data.genes, atac_features=data.peaks)
     fit_s = time.time() - t0
     z, probs = model.embedding(), model.cluster_probabilities()
     clusters = probs.argmax(1)
@@ -74,32 +74,63 @@ def _fit(args) -> int:
     if args.label_column and args.label_column in data.cells:
         labels = data.cells[args.label_column].astype(str).values
         colourings[f"published labels ({args.label_column})"] = labels
-        metrics.update(clustering_scores(z, labels, clusters, args.seed))
+        metrics.update(clustering_scores(z, labels, clusters, model.seed))
         print(f"scMVP: KMeans (k={metrics['n_labels']}) ARI {metrics['kmeans_ari']:.3f}  NMI {metrics['kmeans_nmi']:.3f}; "
               f"mixture clusters ARI {metrics['cluster_ari']:.3f}  NMI {metrics['cluster_nmi']:.3f}")
-    plot_umap(umap_coordinates(z, args.seed), colourings, out / "umap.png")
+    plot_umap(umap_coordinates(z, model.seed), colourings, out / "umap.png")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"scMVP: fitted in {fit_s:.0f} s ({metrics['epochs']} epochs); wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return 0
 
 
+def _setting_type(name: str, default):
+    """argparse type of a setting, from its default (and, for the switches, its values)."""
+    if name == "attention":
+        return lambda v: {"true": True, "false": False}.get(v.lower(), tuple(p for p in v.split(",") if p))
+    if name == "cycle":
+        return lambda v: {"true": True, "false": False}.get(v.lower(), v)
+    if isinstance(default, bool):
+        return lambda v: {"true": True, "false": False}[v.lower()]
+    if isinstance(default, float):
+        return float
+    if isinstance(default, int) or name in ("n_clusters", "max_epochs"):
+        return int
+    return str
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per ScMVPConfig setting, with its default and help from there."""
+    from .config import ScMVPConfig
+
+    group = parser.add_argument_group("model and training settings (scmvp.ScMVPConfig)")
+    helps = ScMVPConfig.field_help()
+    for name, default in ScMVPConfig.field_defaults().items():
+        shown = ",".join(default) if isinstance(default, list) else default
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"setting_{name}", default=None, metavar="VALUE",
+                           type=_setting_type(name, default), help=helps[name].replace("%", "%%") + ("" if default is None else f" (default: {shown})"))
+    group.add_argument("--epochs", dest="setting_max_epochs", type=int, default=None, metavar="N", help="the same as --max-epochs")
+
+
+def _config_from_args(args):
+    from .config import ScMVPConfig
+
+    given = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    return ScMVPConfig(**given)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="scmvp", description="scMVP for paired single-cell RNA + ATAC data.")
+    parser.add_argument("--version", action="version", version=f"scmvp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("fit", "demo"):
         p = sub.add_parser(name, help="fit a model and write results" if name == "fit" else "fit on the bundled SNARE-seq data")
         if name == "fit":
             p.add_argument("data", help="dataset folder (rna.mtx.gz, atac.mtx.gz, ...) or 10x Multiome .h5")
         p.add_argument("-o", "--output", required=True, help="output folder")
-        p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: scaled with cells)")
-        p.add_argument("--n-clusters", type=int, default=None, help="mixture components K (default: estimated)")
-        p.add_argument("--n-latent", type=int, default=10)
-        p.add_argument("--modality", choices=["joint", "rna", "atac"], default="joint")
         p.add_argument("--label-column", default="cell_type", help="cells.tsv column scored with ARI/NMI")
         p.add_argument("--batch-column", default=None, help="cells.tsv column with sample/batch labels")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--device", default="auto")
         p.add_argument("--quiet", action="store_true")
+        _add_settings(p)
     args = parser.parse_args(argv)
     from .data import ScMVPInputError
 
@@ -109,7 +140,7 @@ def main(argv=None) -> int:
         args.data = str(example_dir())
     try:
         return _fit(args)
-    except (ScMVPInputError, FileNotFoundError) as err:
+    except (ScMVPInputError, FileNotFoundError, ValueError, TypeError) as err:
         print(f"scmvp: error: {err}", file=sys.stderr)
         return 2
 

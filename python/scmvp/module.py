@@ -4,7 +4,7 @@ Only math lives here (no data loading, no optimiser). ``modality`` picks the vie
 ``"joint"`` encodes RNA and ATAC together (q(z|x,y)), ``"rna"`` / ``"atac"`` use only that
 view's encoder and decoder (the paper's single-view runs). ``attention`` (all, none, or some of
 :data:`scmvp.nn.ATTENTION_PARTS`), ``cycle`` and ``prior`` switch the parts DESIGN.md §1.7 asks
-to ablate.
+to ablate. Every setting comes from :class:`scmvp.config.ScMVPConfig`.
 """
 from __future__ import annotations
 
@@ -18,13 +18,11 @@ from .data import SparseBatch, log1p_input, tfidf_log1p, tfidf_log1p_dense
 from .distributions import (
     nb_log_prob, nb_log_prob_zero, sparse_log_likelihood, zip_log_likelihood_and_mean,
 )
-from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder, attention_parts
+from .config import ScMVPConfig
+from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder
 from .prior import GMMPrior, gaussian_kl, normal_kl
 
 __all__ = ["ScMVPModule", "LossOutput", "Inputs"]
-
-MODALITIES = ("joint", "rna", "atac")
-
 
 @dataclass
 class Inputs:
@@ -47,41 +45,36 @@ class LossOutput:
 
 
 class ScMVPModule(nn.Module):
+    """The model for ``n_genes`` genes, ``n_peaks`` peaks and ``n_batches`` batches, built from a
+    :class:`~scmvp.config.ScMVPConfig` (K is ``config.n_clusters``, which must be set)."""
+
     def __init__(
         self,
         n_genes: int,
         n_peaks: int,
-        n_latent: int = 10,
-        n_clusters: int = 10,
-        n_hidden: int = 128,
+        config: ScMVPConfig,
         n_batches: int = 0,
-        modality: str = "joint",
-        attention=True,
-        cycle=True,
-        prior: str = "gmm",
-        gate: str = "sigmoid",
-        atac_weight: float = 1.0,
-        dropout: float = 0.1,
         idf: Optional[torch.Tensor] = None,
     ):
         super().__init__()
-        if modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}.")
-        if prior not in ("gmm", "normal"):
-            raise ValueError(f"prior must be 'gmm' or 'normal', got {prior!r}.")
-        self.modality, self.prior_kind = modality, prior
-        parts = self.attention_parts = attention_parts(attention)
+        if config.n_clusters is None:
+            raise ValueError("ScMVPModule needs config.n_clusters (the number of mixture components).")
+        self.config = config
+        modality, cycle = config.modality, config.cycle
+        self.modality, self.prior_kind = modality, config.prior
+        parts = self.attention_parts = config.attention_parts
         mask, self_att = "rna_mask" in parts, "atac_self" in parts
-        if cycle not in (True, False, "rna"):
-            raise ValueError(f"cycle must be True, False or 'rna', got {cycle!r}.")
         self.use_cycle = bool(cycle) and modality == "joint"
         # which imputed views the cycle re-encodes: both, or RNA only (skips the dense
         # re-encoding of the imputed peak matrix, the costliest step of a joint epoch)
         self.cycle_atac = self.use_cycle and cycle != "rna"
         self.use_rna, self.use_atac = modality in ("joint", "rna"), modality in ("joint", "atac")
         self.n_batches = n_batches
+        self._n_features = {"rna": n_genes if self.use_rna else 0, "atac": n_peaks if self.use_atac else 0}
         # weight of the ATAC log-likelihood next to the RNA one (joint mode only)
-        self.atac_weight = float(atac_weight) if modality == "joint" else 1.0
+        self.atac_weight = config.atac_weight if modality == "joint" else 1.0
+        n_latent, n_clusters, n_hidden, dropout, gate = (
+            config.n_latent, config.n_clusters, config.n_hidden, config.dropout, config.gate)
         H, d, nb = n_hidden, n_latent, n_batches
         self.register_buffer("idf", idf if idf is not None else torch.ones(max(n_peaks, 1)))
 
@@ -105,6 +98,10 @@ class ScMVPModule(nn.Module):
             self.log_theta = nn.Parameter(torch.zeros(max(nb, 1), n_genes))
         if self.use_atac:
             self.atac_decoder = ATACDecoder(d + nb, H, n_peaks, dropout, self_att)
+
+    def n_features(self, view: str) -> int:
+        """Genes (``"rna"``) or peaks (``"atac"``) the module models (0 for an unused view)."""
+        return self._n_features[view]
 
     # ---------------------------------------------------------------- encoders
     @staticmethod

@@ -4,7 +4,7 @@ import scipy.sparse as sp
 import torch
 
 import scmvp
-from scmvp import ScMVP, ScMVPInputError
+from scmvp import ScMVP, ScMVPConfig, ScMVPInputError
 
 FAST = dict(n_hidden=32, verbose=False, progress_bar=False)
 
@@ -104,7 +104,8 @@ def test_query_features_matched_by_name(fitted, paired):
     with pytest.raises(ScMVPInputError, match="columns"):
         fitted.embedding(rna[:, 1:], atac)
     with pytest.warns(UserWarning, match="missing and set to 0"):
-        fitted._query(rna[:, 1:], atac, None, genes[1:], peaks, allow_missing=True)
+        out = fitted.transform(rna[:, 1:], atac, rna_features=genes[1:], atac_features=peaks, allow_missing_features=True)
+    assert out["embedding"].shape == z.shape and out["cluster_probabilities"].shape == (z.shape[0], fitted.n_clusters_)
 
 
 @pytest.mark.parametrize("modality", ["rna", "atac"])
@@ -139,7 +140,7 @@ def test_attention_parts_switch_their_layers_only():
     from scmvp.nn import ATTENTION_PARTS
 
     def layers(attention):
-        mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32, attention=attention)
+        mod = ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, attention=attention))
         return {
             "rna_mask": [b.mask is not None for b in (mod.rna_branch, mod.rna_encoder_branch)],
             "atac_self": [b.attention is not None for b in (mod.atac_branch, mod.atac_encoder_branch, mod.atac_decoder)],
@@ -150,13 +151,13 @@ def test_attention_parts_switch_their_layers_only():
         for name, present in layers([part]).items():
             assert all(present) if name == part else not any(present), (part, name)
     assert all(all(v) for v in layers(True).values()) and not any(any(v) for v in layers(False).values())
-    n_params = lambda a: sum(p.numel() for p in ScMVPModule(20, 30, n_clusters=3, n_hidden=32, attention=a).parameters())
+    n_params = lambda a: sum(p.numel() for p in ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, attention=a)).parameters())
     added = {p: n_params([p]) - n_params(False) for p in ATTENTION_PARTS}
     assert added["gate"] == 3 * 32 + 32  # Linear(K -> H)
     assert added["rna_mask"] == 2 * (32 * 32 + 32)  # Linear(H -> H) in the joint and the RNA encoder
     assert n_params(True) - n_params(False) == sum(added.values())
     assert ScMVP(attention=["gate", "rna_mask", "atac_self"]).attention is True
-    assert ScMVP(attention="gate").attention == ["gate"] and ScMVP(attention=[]).attention is False
+    assert ScMVP(attention="gate").attention == ("gate",) and ScMVP(attention=[]).attention is False
     with pytest.raises(ValueError, match=r"one or more of \['rna_mask', 'atac_self', 'gate'\]"):
         ScMVP(attention=["gate", "mask"])
     with pytest.raises(ValueError, match="multiple of 8 with the ATAC self-attention"):
@@ -177,12 +178,12 @@ def test_cluster_gate_reads_the_mixture_without_training_it():
     z = torch.randn(8, 10)
     fitted_on = np.random.default_rng(0).normal(size=(90, 10))
     for prior in ("gmm", "normal"):
-        mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32, prior=prior).train()
+        mod = ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, prior=prior)).train()
         torch.testing.assert_close(mod.gate_input(z), torch.full((8, 3), 1 / 3))
         mod.prior.initialise(fitted_on, seed=0)
         expected = mod.prior.log_q_c(z).exp() if prior == "gmm" else torch.full((8, 3), 1 / 3)
         torch.testing.assert_close(mod.gate_input(z), expected.detach())
-    mod = ScMVPModule(20, 30, n_clusters=3, n_hidden=32).train()
+    mod = ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, attention=True)).train()
     mod.prior.initialise(fitted_on, seed=0)
     w = torch.randn(3, 8, 30)
     rho, rate, logits = mod.decode(z.requires_grad_(), None)
@@ -199,14 +200,14 @@ def test_cycle_rna_skips_the_imputed_atac():
     from scmvp.data import tfidf_log1p_dense
     from scmvp.module import Inputs, ScMVPModule
     from scmvp.prior import gaussian_kl
-    from scmvp.train import TrainData
+    from scmvp.inference import CellData
     from synthetic import make_paired
 
     rna, atac, *_ = make_paired(n_cells=64, n_groups=2, seed=1)
-    data = TrainData(sp.csr_matrix(rna, dtype=np.float32), sp.csr_matrix(atac, dtype=np.float32))
+    data = CellData(sp.csr_matrix(rna, dtype=np.float32), sp.csr_matrix(atac, dtype=np.float32))
     for cycle in (True, "rna"):
         torch.manual_seed(0)
-        mod = ScMVPModule(rna.shape[1], atac.shape[1], n_clusters=2, n_hidden=32, cycle=cycle, dropout=0.0).eval()
+        mod = ScMVPModule(rna.shape[1], atac.shape[1], ScMVPConfig(n_clusters=2, n_hidden=32, cycle=cycle, dropout=0.0)).eval()
         inputs = data.inputs(np.arange(64), torch.device("cpu"))
         torch.manual_seed(1)
         out = mod.loss(inputs, cycle_weight=1.0)
@@ -279,15 +280,15 @@ def test_nan_loss_stops_with_explanation(paired, monkeypatch):
 
 
 def test_default_epochs_scale_with_cells():
-    from scmvp.train import default_max_epochs
+    from scmvp.config import default_max_epochs
 
     assert default_max_epochs(1000) >= default_max_epochs(10000) >= default_max_epochs(200000) >= 1
 
 
 def test_warmup_is_a_fifth_of_the_epochs_capped_at_twelve():
-    from scmvp.train import TrainConfig, default_max_epochs
+    from scmvp.config import default_max_epochs
 
-    warm = lambda e: TrainConfig(max_epochs=e).warmup_epochs
+    warm = ScMVPConfig().warmup_epochs
     assert [warm(e) for e in (1, 3, 20, 60, 120, 400)] == [1, 1, 4, 12, 12, 12]
     # the 10k-cell default keeps its 12-epoch warm-up; 2,000 cells no longer warm up for 61
     assert warm(default_max_epochs(10309)) == 12 and default_max_epochs(2000) == 307 and warm(307) == 12
@@ -295,25 +296,21 @@ def test_warmup_is_a_fifth_of_the_epochs_capped_at_twelve():
 
 @pytest.mark.parametrize("restore_best", [False, True])
 def test_early_stopping_waits_patience_epochs_and_keeps_last_or_best(paired, monkeypatch, restore_best):
-    import functools
-
-    import scmvp.model as model_mod
     import scmvp.train as train_mod
 
     rna, atac, *_ = paired
-    config = train_mod.TrainConfig(max_epochs=40)
-    warm, patience = config.warmup_epochs, config.patience
-    assert not config.restore_best  # default: keep the last epoch, as scvi-tools does
+    config = ScMVPConfig(n_clusters=3, seed=0, max_epochs=40, restore_best=restore_best)
+    warm, patience = config.warmup_epochs(40), config.patience
+    assert not ScMVPConfig().restore_best  # default: keep the last epoch, as scvi-tools does
     # held-out loss per epoch: warm-up epochs (not monitored), then the best at epoch warm + 2,
     # then a gain below the 0.1% tolerance (10.0 -> 9.995) and only worse values
     losses = iter([50.0] * warm + [12.0, 10.0, 9.995, 11.0, 10.5, 10.2, 10.1, 10.0] + [13.0] * 40)
     best = warm + 2
     states = {}
     monkeypatch.setattr(train_mod, "_validation_loss", lambda *a, **k: next(losses))
-    monkeypatch.setattr(model_mod, "TrainConfig", functools.partial(train_mod.TrainConfig, restore_best=restore_best))
     record = lambda epoch, total, rec: states.setdefault(epoch, {k: v.clone() for k, v in model.module.state_dict().items()})
-    model = ScMVP(n_clusters=3, seed=0, **FAST)
-    model.fit(rna, atac, max_epochs=40, callback=record)
+    model = ScMVP(config, **FAST)
+    model.fit(rna, atac, callback=record)
     assert len(model.history_["loss"]) == best + patience  # stopped `patience` epochs after the best
     final = model.module.state_dict()
     same = lambda epoch: all(torch.equal(final[k], v) for k, v in states[epoch].items())

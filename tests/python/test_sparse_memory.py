@@ -36,5 +36,5 @@ def test_one_epoch_on_data_larger_than_memory_as_dense():
     print(res)
     assert res["epochs"] == 1 and res["z"] == [200_000, 10] and res["y"] == [200_000, 100]
     assert res["dense_bytes"] > 24 * 2**30  # would not fit in this machine's memory
-    # measured 2026-11-25: see the closing note; the bound is what a sparse path must meet
+    # the bound is what a sparse path must meet
     assert res["peak_rss_bytes"] < res["dense_bytes"] / 5
