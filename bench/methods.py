@@ -33,7 +33,6 @@ METHODS = {
     "scmvp_normal_prior": ("scmvp", None),
     "scmvp_cycle_rna": ("scmvp", None),
     "scmvp_multivi_features": ("scmvp", None),
-    "scmvp_atac_weight_002": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -84,8 +83,8 @@ def scmvp_attention_gate(data, seed, threads):
 
 
 def scmvp_full_attention(data, seed, threads):
-    """The paper's full model: the encoders' attention and the decoders' cluster gate (the
-    default until stop 18)."""
+    """The paper's full model (``attention=True``): the encoders' attention and the decoders'
+    cluster gate."""
     return _scmvp(data, seed, threads, attention=True)
 
 
@@ -105,12 +104,6 @@ def scmvp_normal_prior(data, seed, threads):
 
 def scmvp_cycle_rna(data, seed, threads):
     return _scmvp(data, seed, threads, cycle="rna")
-
-
-def scmvp_atac_weight_002(data, seed, threads):
-    """The default with a lighter ATAC likelihood (``atac_weight=0.02`` instead of 0.05): does
-    the joint embedding move towards RNA-only's Leiden ARI while keeping its separation?"""
-    return _scmvp(data, seed, threads, atac_weight=0.02)
 
 
 def scmvp_multivi_features(data, seed, threads):

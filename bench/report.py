@@ -7,14 +7,12 @@ seconds per epoch and peak RSS against the number of cells (bench/figures/scalin
 
 Quality per method: KMeans and Leiden ARI/NMI, silhouette; cost: fit wall and CPU time, peak
 RSS, epochs. Values are "mean ± sd (n seeds)"; a method with fewer seeds than asked says so.
-Rows of a method re-run on newer code (results directory renamed ``<method>_stopN``,
-``_pre_<x>_fix`` or ``_restore_best``) go to a table of their own and are left out of the plot.
+Every results folder is a current method: a run made on older code is re-run or deleted, not kept.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -30,14 +28,6 @@ COST = [("fit_s", "fit s"), ("cpu_s", "CPU s"), ("peak_rss_mb", "peak RSS MB"), 
 # than the dataset's reference one (the most common among its runs, JSON "cpu") is not
 # comparable; both are left out of these two columns.
 TIMED = ("fit_s", "cpu_s")
-# Rows kept for a before/after comparison after their method was re-run on newer code (the
-# results directory renamed with one of these suffixes): listed in a table of their own.
-SUPERSEDED = re.compile(r"_(stop\d+|pre_[a-z]+_fix|restore_best)$")
-
-
-def is_superseded(method: str) -> bool:
-    """Whether a method's rows were re-run on newer code (see SUPERSEDED)."""
-    return bool(SUPERSEDED.search(method))
 
 
 def reference_cpu(methods) -> str:
@@ -76,20 +66,18 @@ def tables(runs) -> str:
     for ds, methods in runs.items():
         ref_cpu = reference_cpu(methods)
         order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
-        current = [m for m in order if not is_superseded(m)]
         lines += [f"### {ds}: quality (mean ± sd over seeds; n seeds in brackets), best KMeans ARI first", "",
                   "| method | " + " | ".join(h for _, h in QUALITY) + " |", "|---" * (len(QUALITY) + 1) + "|"]
-        for m in current:
+        for m in order:
             lines.append(f"| {m} | " + " | ".join(fmt([r["scores"][k] for r in methods[m]]) for k, _ in QUALITY) + " |")
         lines += ["", f"### {ds}: cost", "", "| method | " + " | ".join(h for _, h in COST) + " | model clusters ARI / NMI |",
                   "|---" * (len(COST) + 2) + "|"]
-        for m in current:
+        for m in order:
             cost = [fmt([timed(r, k, ref_cpu) for r in methods[m]], 0) for k, _ in COST]
             lines.append(f"| {m} | " + " | ".join(cost) + f" | {model_clusters(methods[m])} |")
         lines += ["", f"(fit s and CPU s: clean runs on the reference processor ({ref_cpu}) only; runs that "
                   "shared the CPU with another job or ran on another processor are left out, so their n can be "
                   "smaller; quality and memory use every run.)", ""]
-        lines += superseded_table(ds, methods, order, ref_cpu)
         lines += fit_time_by_processor(ds, methods, order)
     return "\n".join(lines)
 
@@ -99,23 +87,6 @@ def model_clusters(rs) -> str:
     if "model_cluster_ari" not in rs[0]["scores"]:
         return "—"
     return fmt([r["scores"]["model_cluster_ari"] for r in rs]) + " / " + fmt([r["scores"]["model_cluster_nmi"] for r in rs])
-
-
-def superseded_table(ds, methods, order, ref_cpu) -> list:
-    """The rows of methods re-run on newer code, kept for the before/after comparison."""
-    old = [m for m in order if is_superseded(m)]
-    if not old:
-        return []
-    keys = [("kmeans_ari", "KMeans ARI"), ("leiden_ari", "Leiden ARI"), ("silhouette", "silhouette")]
-    lines = [f"### {ds}: superseded rows (re-run on newer code; kept for before/after)", "",
-             "| method | " + " | ".join(h for _, h in keys) + " | model clusters ARI / NMI | fit s | peak RSS MB | epochs |",
-             "|---" * (len(keys) + 5) + "|"]
-    for m in old:
-        rs = methods[m]
-        cells = [fmt([r["scores"][k] for r in rs]) for k, _ in keys] + [model_clusters(rs)]
-        cells += [fmt([timed(r, k, ref_cpu) for r in rs], 0) for k in ("fit_s", "peak_rss_mb", "epochs")]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    return lines + [""]
 
 
 def fit_time_by_processor(ds, methods, order) -> list:
@@ -142,8 +113,7 @@ def plot(runs, figdir: Path):
     paths = []
     for ds, methods in runs.items():
         ref_cpu = reference_cpu(methods)
-        order = sorted((m for m in methods if not is_superseded(m)),
-                       key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
+        order = sorted(methods, key=lambda m: -np.mean([r["scores"]["kmeans_ari"] for r in methods[m]]))
         fig, axes = plt.subplots(1, 4, figsize=(17, 0.42 * len(order) + 1.6), sharey=True)
         for ax, key, title in zip(axes, ["kmeans_ari", "kmeans_nmi", "leiden_ari", "fit_s"],
                                   ["KMeans ARI", "KMeans NMI", "Leiden ARI", "fit time (s, log)"]):
@@ -213,6 +183,11 @@ def main(argv=None) -> int:
     text = tables(runs)
     (Path(args.results) / "tables.md").write_text(text)
     print(text)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("matplotlib is not installed: tables.md written, figures not redrawn", file=sys.stderr)
+        return 0
     for path in plot(runs, Path(args.figures)):
         print("wrote", path)
     scaling = Path(args.results) / "scaling.json"
