@@ -99,7 +99,8 @@ def fit(rna=None, atac=None, rna_features=None, atac_features=None, batch=None, 
     ``seed``, ``max_epochs``, ...); a setting that is ``None`` takes its default. Keys:
     ``model`` (an :class:`~scmvp.ScMVP`), ``embedding`` (cells x d), ``probabilities``
     (cells x K), ``clusters`` (1-based), ``max_probability``, ``history`` (losses by name),
-    ``features_rna`` / ``features_atac`` (kept features), ``n_clusters``.
+    ``features_rna`` / ``features_atac`` (kept features), ``n_clusters`` (clusters, the columns
+    of ``probabilities``) and ``n_components`` (mixture components K).
     """
     settings = {k: v for k, v in settings.items() if v is not None}
     model = ScMVP(verbose=bool(verbose), progress_bar=bool(verbose) and callback is None, **settings)
@@ -111,7 +112,8 @@ def fit(rna=None, atac=None, rna_features=None, atac_features=None, batch=None, 
         history={k: np.asarray(v, dtype=np.float64) for k, v in model.history_.items()},
         features_rna=model.features_["rna"] or [],
         features_atac=model.features_["atac"] or [],
-        n_clusters=int(model.n_clusters_),
+        n_clusters=int(out["probabilities"].shape[1]),
+        n_components=int(model.n_clusters_),
     )
     return out
 

@@ -47,6 +47,10 @@ class ScMVPConfig:
     n_latent : latent dimensions d.
     n_clusters : mixture components K; ``None`` estimates K from the data
         (:func:`scmvp.prior.estimate_n_clusters`).
+    cluster_resolution : the cells' clusters merge mixture components that the neighbourhood
+        graph of the embedding joins, by modularity at this resolution (as Seurat's
+        ``FindClusters``: higher keeps more clusters; :mod:`scmvp.clusters`); ``None`` keeps
+        every component as a cluster.
     n_hidden : hidden width H (a multiple of 8 with the ATAC self-attention).
     modality : ``"joint"`` (both views), ``"rna"`` or ``"atac"`` (single-view runs).
     attention : the attention layers, any of ``"rna_mask"`` (the RNA encoders' mask attention),
@@ -85,6 +89,8 @@ class ScMVPConfig:
     # ---- model
     n_latent: int = field(default=10, metadata=_help("latent dimensions"))
     n_clusters: Optional[int] = field(default=None, metadata=_help("mixture components K (None: estimated from the data)"))
+    cluster_resolution: Optional[float] = field(
+        default=1.0, metadata=_help("modularity resolution for merging components into clusters (None: no merging)"))
     n_hidden: int = field(default=128, metadata=_help("hidden width (a multiple of 8 with the ATAC self-attention)"))
     modality: str = field(default="joint", metadata=_help("'joint', 'rna' or 'atac'"))
     attention: Union[bool, Tuple[str, ...]] = field(
@@ -141,6 +147,8 @@ class ScMVPConfig:
                 "leaves out; add \"gate\" to attention (e.g. attention=True)."
             )
         set_("atac_weight", _number("atac_weight", self.atac_weight, 0.0, 10.0, "(0, 10]"))
+        if self.cluster_resolution is not None:
+            set_("cluster_resolution", _number("cluster_resolution", self.cluster_resolution, 0.0, math.inf, "> 0 or None"))
         set_("dropout", _number("dropout", self.dropout, -1e-12, 0.999, "[0, 1)", low_open=False))
         for name in ("lr", "grad_clip"):
             set_(name, _number(name, getattr(self, name), 0.0, math.inf, "> 0"))

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from . import __version__
+from .clusters import component_graph, merge_components
 from .config import ScMVPConfig
 from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matrix
 from .inference import CellData, impute, posterior_moments
@@ -64,7 +65,8 @@ class ScMVP:
         self.config: ScMVPConfig = base.replace(**settings) if settings else base
         self.verbose, self.progress_bar = bool(verbose), bool(progress_bar)
         self.module: Optional[ScMVPModule] = None
-        self.n_clusters_: Optional[int] = None
+        self.n_clusters_: Optional[int] = None  # mixture components K
+        self.component_graph_: Optional[np.ndarray] = None  # K x K neighbour edges (clusters.py)
         self.history_: Dict[str, List[float]] = {}
         self.features_: Dict[str, Optional[List[str]]] = {"rna": None, "atac": None}
         self.input_features_: Dict[str, Optional[List[str]]] = {"rna": None, "atac": None}
@@ -121,7 +123,7 @@ class ScMVP:
         rna_m = prepare_matrix(rna, rna_features, "rna", verbose=self.verbose) if self._uses("rna") else None
         atac_m = prepare_matrix(atac, atac_features, "atac", verbose=self.verbose) if self._uses("atac") else None
         n = check_pair(rna_m.X if rna_m else None, atac_m.X if atac_m else None)
-        self.batch_categories_ = None  # a refit forgets the batches of an earlier fit
+        self.batch_categories_ = self.component_graph_ = None  # a refit forgets the earlier fit
         onehot = self._batch_onehot(batch, n, fit=True)
         k = cfg.n_clusters
         if k is None:
@@ -146,36 +148,73 @@ class ScMVP:
         self.history_ = train(self.module, data, cfg, cfg.epochs_for(n), dev, verbose=self.verbose,
                               progress_bar=self.progress_bar, callback=callback)
         self._train_data = data
+        out = self.transform()
+        self.component_graph_ = component_graph(
+            out["embedding"], out["component_probabilities"].argmax(1), self.n_clusters_, seed=cfg.seed)
+        if self.verbose:
+            print(f"scMVP: {len(np.unique(self.clusters()))} clusters from {self.n_clusters_} mixture components "
+                  f"(cluster_resolution={cfg.cluster_resolution}).")
         return self
 
     # ------------------------------------------------------------------ outputs
     def transform(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None,
-                  allow_missing_features: bool = False) -> Dict[str, np.ndarray]:
-        """The embedding and cluster probabilities of cells in one pass.
+                  allow_missing_features: bool = False, resolution="config") -> Dict[str, np.ndarray]:
+        """Embedding, cluster and component probabilities of cells, in one pass.
 
-        Returns ``{"embedding": (n_cells, n_latent), "cluster_probabilities": (n_cells, K)}``
-        (float32). No data: the training cells. Features are matched by name when names are
-        given; with ``allow_missing_features`` model features absent from the data are set to 0
-        (with a warning) instead of raising an error.
+        Returns float32 arrays: ``"embedding"`` (n_cells, n_latent), the posterior mean of z;
+        ``"component_probabilities"`` (n_cells, K), q(c|z); ``"cluster_probabilities"``
+        (n_cells, n_clusters), q(c|z) summed over the components of each cluster
+        (:meth:`cluster_map`). No data: the training cells. Features are matched by name when
+        names are given; with ``allow_missing_features`` model features absent from the data are
+        set to 0 (with a warning) instead of raising an error.
         """
         data = self._query(rna, atac, batch, rna_features, atac_features, allow_missing_features)
         dev = self._device()
         z = posterior_moments(self.module, data, dev)[0]
         with torch.no_grad():
-            probs = self.module.cluster_log_probs(torch.from_numpy(z).to(dev)).exp().cpu().numpy()
-        return {"embedding": z, "cluster_probabilities": probs}
+            comp = self.module.cluster_log_probs(torch.from_numpy(z).to(dev)).exp().cpu().numpy()
+        mapping = self.cluster_map(resolution)
+        merged = np.zeros((comp.shape[0], mapping.max() + 1), dtype=np.float32)
+        np.add.at(merged.T, mapping, comp.T)
+        return {"embedding": z, "cluster_probabilities": merged, "component_probabilities": comp}
+
+    def cluster_map(self, resolution="config") -> np.ndarray:
+        """The cluster (0-based, largest first) of each of the K mixture components.
+
+        Components are merged by modularity on the neighbourhood graph of the training cells
+        (:mod:`scmvp.clusters`) at ``resolution`` (default: ``config.cluster_resolution``;
+        higher keeps more clusters, ``None`` none merged).
+        """
+        self._fitted()
+        resolution = self.config.cluster_resolution if resolution == "config" else resolution
+        if self.component_graph_ is None:  # during fit, or a model file without the graph
+            return np.arange(self.n_clusters_)
+        return merge_components(self.component_graph_, resolution)
 
     def embedding(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None) -> np.ndarray:
         """Posterior mean of z, (n_cells, n_latent) float32. No data: the training cells."""
         return self.transform(rna, atac, batch, rna_features, atac_features)["embedding"]
 
-    def cluster_probabilities(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None) -> np.ndarray:
-        """q(c|z) at the posterior mean, (n_cells, K) float32; rows sum to 1."""
-        return self.transform(rna, atac, batch, rna_features, atac_features)["cluster_probabilities"]
+    def cluster_probabilities(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None,
+                              resolution="config") -> np.ndarray:
+        """Probability of each cluster, (n_cells, n_clusters) float32; rows sum to 1.
 
-    def clusters(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None) -> np.ndarray:
-        """Most probable mixture component per cell (int64, 0-based)."""
-        return self.cluster_probabilities(rna, atac, batch, rna_features, atac_features).argmax(1)
+        A cluster's probability is q(c|z) summed over its mixture components (:meth:`cluster_map`).
+        """
+        return self.transform(rna, atac, batch, rna_features, atac_features, resolution=resolution)["cluster_probabilities"]
+
+    def clusters(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None,
+                 resolution="config") -> np.ndarray:
+        """Most probable cluster per cell (int64, 0-based; 0 is the largest cluster).
+
+        ``resolution`` (default: ``config.cluster_resolution``) sets how far mixture components
+        are merged: higher gives more clusters, ``None`` the K components themselves.
+        """
+        return self.cluster_probabilities(rna, atac, batch, rna_features, atac_features, resolution).argmax(1)
+
+    def component_probabilities(self, rna=None, atac=None, batch=None, rna_features=None, atac_features=None) -> np.ndarray:
+        """q(c|z) over the K mixture components at the posterior mean, (n_cells, K) float32."""
+        return self.transform(rna, atac, batch, rna_features, atac_features)["component_probabilities"]
 
     def impute_rna(self, rna=None, atac=None, features=None, library: Optional[float] = 1e4, batch=None,
                    rna_features=None, atac_features=None, chunk_size: Optional[int] = None) -> np.ndarray:
@@ -343,6 +382,7 @@ class ScMVP:
             "input_features": {k: v for k, v in self.input_features_.items() if v is not None},
             "batch_categories": self.batch_categories_ or [],
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
+            "component_graph": None if self.component_graph_ is None else torch.from_numpy(self.component_graph_),
         }
 
     @classmethod
@@ -373,6 +413,8 @@ class ScMVP:
         model.input_features_ = {"rna": inp.get("rna"), "atac": inp.get("atac")}
         model.batch_categories_ = list(state["batch_categories"]) or None
         model.history_ = {k: list(v) for k, v in state["history"].items()}
+        graph = state.get("component_graph")  # (format 1 has none: every component is a cluster)
+        model.component_graph_ = None if graph is None else graph.numpy()
         sd = state["state_dict"]
         model.module = ScMVPModule(
             n_genes=len(feats.get("rna") or []), n_peaks=len(feats.get("atac") or []), config=config,
