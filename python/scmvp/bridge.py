@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from .config import ScMVPConfig
 from .model import ScMVP
+from .train import lines_progress
 
 __all__ = [
     "fit", "embed", "impute_rna", "impute_atac", "model_to_bytes", "model_from_bytes",
@@ -51,20 +52,6 @@ def _names(x) -> Optional[list]:
 
 def _f64(x: np.ndarray) -> np.ndarray:
     return np.asfortranarray(x, dtype=np.float64)
-
-
-def lines_progress(every: Optional[int] = None, printer: Callable[[str], None] = print) -> Callable:
-    """A progress callback printing one line every ``every`` epochs (default: ~20 lines a fit)."""
-
-    def callback(epoch: int, max_epochs: int, record: dict) -> None:
-        step = every or max(1, max_epochs // 20)
-        if epoch == 1 or epoch % step == 0 or epoch == max_epochs:
-            held = record.get("validation_loss")
-            extra = f", held-out {held:.2f}" if held is not None else ""
-            printer(f"scMVP: epoch {epoch}/{max_epochs}, loss {record['loss']:.2f}{extra}")
-            sys.stdout.flush()
-
-    return callback
 
 
 def _results(model: ScMVP, rna, atac, batch, rna_features, atac_features, allow_missing=False) -> dict:

@@ -19,8 +19,7 @@ __all__ = [
     "zip_log_prob_zero",
     "zip_log_likelihood_and_mean",
     "sparse_log_likelihood",
-    "NegativeBinomial",
-    "ZeroInflatedPoisson",
+    "zip_accessibility",
 ]
 
 _EPS = 1e-8
@@ -134,57 +133,6 @@ def zip_log_prob(x: torch.Tensor, rate: torch.Tensor, pi_logits: torch.Tensor) -
     return torch.where(x < 0.5, zero, nonzero)
 
 
-class NegativeBinomial(torch.distributions.Distribution):
-    """NB with mean ``mu`` and inverse dispersion ``theta`` (scvi-tools' parametrisation)."""
-
-    arg_constraints = {}
-    support = torch.distributions.constraints.nonnegative_integer
-
-    def __init__(self, mu: torch.Tensor, theta: torch.Tensor, validate_args=False):
-        self.mu, self.theta = torch.broadcast_tensors(mu, theta)
-        super().__init__(self.mu.shape, validate_args=validate_args)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.mu
-
-    @property
-    def variance(self) -> torch.Tensor:
-        return self.mu + self.mu**2 / self.theta
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return nb_log_prob(value, self.mu, self.theta)
-
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        with torch.no_grad():
-            gamma = torch.distributions.Gamma(self.theta, self.theta / self.mu.clamp_min(_EPS))
-            return torch.poisson(gamma.sample(sample_shape))
-
-
-class ZeroInflatedPoisson(torch.distributions.Distribution):
-    """Poisson(rate) mixed with a point mass at zero of probability sigmoid(pi_logits)."""
-
-    arg_constraints = {}
-    support = torch.distributions.constraints.nonnegative_integer
-
-    def __init__(self, rate: torch.Tensor, pi_logits: torch.Tensor, validate_args=False):
-        self.rate, self.pi_logits = torch.broadcast_tensors(rate, pi_logits)
-        super().__init__(self.rate.shape, validate_args=validate_args)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return torch.sigmoid(-self.pi_logits) * self.rate
-
-    def accessibility(self) -> torch.Tensor:
-        """P(x > 0) = (1 - pi) * (1 - exp(-rate))."""
-        return torch.sigmoid(-self.pi_logits) * -torch.expm1(-self.rate)
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return zip_log_prob(value, self.rate, self.pi_logits)
-
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        with torch.no_grad():
-            shape = self._extended_shape(sample_shape)
-            counts = torch.poisson(self.rate.expand(shape))
-            structural_zero = torch.rand(shape, device=self.rate.device) < torch.sigmoid(self.pi_logits)
-            return counts.masked_fill(structural_zero, 0.0)
+def zip_accessibility(rate: torch.Tensor, pi_logits: torch.Tensor) -> torch.Tensor:
+    """P(y > 0) under ZIP(rate, pi) = (1 - pi) (1 - exp(-rate)): the imputed accessibility."""
+    return torch.sigmoid(-pi_logits) * -torch.expm1(-rate)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 
 from .data import SparseBatch
+from .distributions import zip_accessibility
 from .module import Inputs, ScMVPModule
 from .settings import fast_float32_matmul
 
@@ -94,7 +95,7 @@ def impute(module: ScMVPModule, data: CellData, device: torch.device, kind: str,
             vals = rho[:, cols_t] * lib
         else:
             rate = rate_frac[:, cols_t] * lib
-            vals = rate if kind == "rate" else torch.sigmoid(-pi_logits[:, cols_t]) * -torch.expm1(-rate)
+            vals = rate if kind == "rate" else zip_accessibility(rate, pi_logits[:, cols_t])
         vals = vals.float().cpu().numpy()
         if threshold is not None:
             vals = sp.csr_matrix(np.where(vals >= threshold, vals, 0.0).astype(np.float32))

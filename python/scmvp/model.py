@@ -37,7 +37,8 @@ class ScMVP:
     ----------
     config : a :class:`~scmvp.config.ScMVPConfig`; default ``ScMVPConfig()``.
     verbose : print what the fit decides (estimated K, device, early stop).
-    progress_bar : show a progress bar while training.
+    progress_bar : show training progress: a live bar in a terminal or notebook, one line
+        every few epochs (about 20 lines a fit) when output goes to a file, CI or a log.
     **settings : any :class:`~scmvp.config.ScMVPConfig` setting by name (``n_latent``,
         ``n_clusters``, ``seed``, ``device``, ``atac_weight``, ...), applied on top of
         ``config``; ``ScMVP(n_latent=20)`` is ``ScMVP(ScMVPConfig(n_latent=20))``. The defaults

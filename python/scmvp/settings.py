@@ -12,23 +12,39 @@ import torch
 __all__ = ["seed_everything", "resolve_device", "keep_freed_memory", "fast_float32_matmul"]
 
 
-def keep_freed_memory() -> None:
-    """Ask glibc to keep freed blocks up to 32 MB in the heap instead of unmapping them.
+#: glibc's documented defaults of M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, restored after training.
+_GLIBC_DEFAULT_THRESHOLD = 128 * 1024
+
+
+@contextlib.contextmanager
+def keep_freed_memory():
+    """While training, ask glibc to keep freed blocks up to 32 MB in the heap instead of
+    unmapping them.
 
     Training allocates and frees many minibatch x features tensors (~12 MB each); by default
-    glibc returns each one to the OS and every op then pays page faults (measured: 25% of
-    the step time on CPU). No effect on other platforms or allocators."""
+    glibc returns each one to the OS and every op then pays page faults (measured: 25% of the
+    step time on CPU). The thresholds go back to glibc's defaults (128 KiB) when training ends;
+    glibc's dynamic adjustment of the mmap threshold stays off for the rest of the process.
+    Set the environment variable ``SCMVP_KEEP_FREED_MEMORY=0`` to leave the allocator alone.
+    No effect on other platforms or allocators.
+    """
     import ctypes
     import sys
 
-    if not sys.platform.startswith("linux"):
-        return
+    libc = None
+    if sys.platform.startswith("linux") and os.environ.get("SCMVP_KEEP_FREED_MEMORY", "1") != "0":
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
+        except (OSError, AttributeError):
+            libc = None
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 256 * 1024 * 1024)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
+        yield
+    finally:
+        if libc is not None:
+            libc.mallopt(-3, _GLIBC_DEFAULT_THRESHOLD)
+            libc.mallopt(-1, _GLIBC_DEFAULT_THRESHOLD)
 
 
 def _keeps_float32(matmul) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -17,10 +18,30 @@ from .inference import CellData, iterate, posterior_moments
 from .module import ScMVPModule
 from .settings import fast_float32_matmul, keep_freed_memory
 
-__all__ = ["train"]
+__all__ = ["train", "lines_progress"]
 
 #: An epoch callback: (epoch, max_epochs, record of the epoch's losses by name).
 Callback = Callable[[int, int, Dict[str, float]], None]
+
+
+def lines_progress(every: Optional[int] = None, printer: Callable[[str], None] = print) -> Callback:
+    """A progress callback printing one line every ``every`` epochs (default: ~20 lines a fit),
+    for logs, CI and knitr, where a live bar would fill the file with partial lines."""
+
+    def callback(epoch: int, max_epochs: int, record: dict) -> None:
+        step = every or max(1, max_epochs // 20)
+        if epoch == 1 or epoch % step == 0 or epoch == max_epochs:
+            held = record.get("validation_loss")
+            extra = f", held-out {held:.2f}" if held is not None else ""
+            printer(f"scMVP: epoch {epoch}/{max_epochs}, loss {record['loss']:.2f}{extra}")
+            sys.stdout.flush()
+
+    return callback
+
+
+def _interactive() -> bool:
+    """A terminal or a notebook, where a live progress bar renders."""
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
 
 
 _NAN_HELP = (
@@ -36,6 +57,7 @@ def _check_finite(value: torch.Tensor, epoch: int) -> None:
 
 
 @fast_float32_matmul()
+@keep_freed_memory()
 def train(
     module: ScMVPModule,
     data: CellData,
@@ -50,7 +72,6 @@ def train(
     ``config``; returns the per-epoch loss history (terms by name)."""
     from tqdm.auto import tqdm
 
-    keep_freed_memory()
     seed = config.seed
     rng = np.random.default_rng(seed)
     n = data.n_cells
@@ -66,7 +87,10 @@ def train(
     history: Dict[str, List[float]] = {}
     best, best_state, stale, step = math.inf, None, 0, 0
 
-    bar = tqdm(range(1, max_epochs + 1), desc="scMVP", unit="epoch", disable=not progress_bar, leave=False)
+    # progress: a live bar in a terminal or notebook, else a line every few epochs
+    live = progress_bar and _interactive()
+    lines = lines_progress() if progress_bar and not live else None
+    bar = tqdm(range(1, max_epochs + 1), desc="scMVP", unit="epoch", disable=not live, leave=False)
     for epoch in bar:
         in_warmup = epoch <= warm
         sums: Dict[str, float] = {}
@@ -95,6 +119,8 @@ def train(
         record["epoch"] = epoch
         _append(history, record, epoch)
         bar.set_postfix(loss=f"{record['loss']:.1f}", refresh=False)
+        if lines is not None:
+            lines(epoch, max_epochs, record)
         if callback is not None:
             callback(epoch, max_epochs, record)
 

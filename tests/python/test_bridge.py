@@ -35,9 +35,15 @@ def test_fit_returns_r_friendly_arrays(result, r_like):
 
 
 def test_caller_matrices_untouched(r_like):
-    rna = r_like[0].copy()
-    rna.data.setflags(write=False)  # R memory is read-only from Python
-    bridge.fit(rna, r_like[1], r_like[2], r_like[3], n_clusters=3, max_epochs=1, verbose=False, n_hidden=16)
+    rna, atac = r_like[0].copy(), r_like[1].copy()
+    before = (rna.copy(), atac.copy())
+    for m in (rna, atac):
+        for a in (m.data, m.indices, m.indptr):
+            a.setflags(write=False)  # R memory is read-only from Python
+    out = bridge.fit(rna, atac, r_like[2], r_like[3], n_clusters=3, max_epochs=1, verbose=False, n_hidden=16)
+    assert out["embedding"].shape == (rna.shape[1], 10)
+    for m, b in zip((rna, atac), before):
+        assert m.format == b.format and m.dtype == b.dtype and (m != b).nnz == 0
 
 
 def test_embed_and_impute_orientation(result, r_like):

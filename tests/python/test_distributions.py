@@ -4,7 +4,7 @@ import scipy.stats as st
 import torch
 
 from scmvp.distributions import (
-    NegativeBinomial, ZeroInflatedPoisson, nb_log_prob, nb_log_prob_zero, sparse_log_likelihood,
+    zip_accessibility, nb_log_prob, nb_log_prob_zero, sparse_log_likelihood,
     zip_log_likelihood_and_mean, zip_log_prob, zip_log_prob_zero,
 )
 
@@ -101,12 +101,9 @@ def test_zip_log_likelihood_capped_like_the_elementwise_form():
         torch.testing.assert_close(a, b)
 
 
-def test_distribution_classes_moments():
-    torch.manual_seed(0)
-    nb = NegativeBinomial(torch.full((20000,), 4.0), torch.full((20000,), 2.0))
-    s = nb.sample()
-    assert abs(float(s.mean()) - 4.0) < 0.15 and abs(float(s.var()) - float(nb.variance[0])) < 1.0
-    z = ZeroInflatedPoisson(torch.full((20000,), 3.0), torch.full((20000,), 0.0))
-    s = z.sample()
-    assert abs(float(s.mean()) - float(z.mean[0])) < 0.1
-    assert abs(float((s > 0).float().mean()) - float(z.accessibility()[0])) < 0.02
+def test_zip_accessibility_is_one_minus_p_zero():
+    rate = torch.tensor([0.01, 0.5, 3.0, 20.0])
+    logits = torch.tensor([-3.0, 0.0, 1.0, 2.0])
+    p_zero = zip_log_prob_zero(rate, logits).exp()
+    torch.testing.assert_close(zip_accessibility(rate, logits), 1.0 - p_zero)
+    torch.testing.assert_close(zip_accessibility(rate, logits), (1 - torch.sigmoid(logits)) * (1 - torch.exp(-rate)))

@@ -336,3 +336,12 @@ def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
         ScMVP(atac_weight=0)
     with pytest.raises(ValueError, match="atac_weight"):
         ScMVP(atac_weight=True)
+
+
+def test_progress_in_a_log_is_a_line_every_few_epochs(paired, capsys):
+    """Output that is not a terminal gets whole lines, never tqdm's carriage returns."""
+    rna, atac, *_ = paired
+    ScMVP(n_clusters=3, seed=0, n_hidden=32, verbose=False, progress_bar=True).fit(rna, atac, max_epochs=3)
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err + captured.out
+    assert sum(ln.startswith("scMVP: epoch") for ln in captured.out.splitlines()) == 3

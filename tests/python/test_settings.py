@@ -40,3 +40,32 @@ def test_fast_float32_matmul_restores_the_setting_even_after_an_error():
                 assert switch.fp32_precision == "bf16"
             raise KeyError("inside")
     assert switch.fp32_precision == before
+
+
+def test_allocator_thresholds_are_set_only_while_training(monkeypatch):
+    """glibc's thresholds are raised inside keep_freed_memory() and restored after it; the
+    environment variable SCMVP_KEEP_FREED_MEMORY=0 leaves the allocator alone."""
+    import ctypes
+    import sys
+
+    from scmvp.settings import keep_freed_memory
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+    calls = []
+    real = ctypes.CDLL("libc.so.6")
+
+    class Recording:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return real.mallopt(param, value)
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Recording())
+    with keep_freed_memory():
+        assert calls == [(-3, 32 * 2**20), (-1, 256 * 2**20)]
+    assert calls[2:] == [(-3, 128 * 1024), (-1, 128 * 1024)]
+    calls.clear()
+    monkeypatch.setenv("SCMVP_KEEP_FREED_MEMORY", "0")
+    with keep_freed_memory():
+        pass
+    assert calls == []
