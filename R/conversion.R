@@ -1,5 +1,7 @@
-# The one place where data cross between R and Python, and where Seurat objects are read and
-# written (SeuratObject 4 and 5 through .get_layer()).
+# The one place where R and Python meet: every call of a function of the Python bridge
+# (python/scmvp/bridge.py) is in this file, with the conversion of its arguments and results.
+# Python is started by scmvp_bridge() (R/install.R); Seurat objects are read and written in
+# R/assays.R; arguments are validated before any of this runs (R/validate.R).
 #
 # R -> Python: a dgCMatrix (features x cells) becomes a scipy csc_matrix that views R's memory
 # (no copy, no transpose in R; the Python side transposes to cells x features CSR for free).
@@ -7,71 +9,6 @@
 # Python -> R: dense results come as float64 Fortran-order numpy arrays (the fastest layout to
 # convert); sparse results are converted by .py_to_dgc() (reticulate 1.28's own converter fails
 # with scipy >= 1.11, rstudio/reticulate#1417); names are set here, from R, never from Python.
-
-# ------------------------------------------------------------------ Seurat objects (v4 / v5)
-
-# A layer ("counts", "data") of an assay: v3 Assay slots (SeuratObject 4, Signac's ChromatinAssay)
-# or Assay5 layers (SeuratObject 5). Returns a matrix with dimnames (0 x 0 when absent).
-.get_layer <- function(object, assay, layer = "counts") {
-  a <- object[[assay]]
-  if (inherits(a, "Assay5")) {
-    layers <- getExportedValue("SeuratObject", "Layers")(a)
-    if (!layer %in% layers) {
-      split <- grep(paste0("^", layer, "\\."), layers, value = TRUE)
-      if (length(split)) {
-        .abort("scMVP: assay '", assay, "' has split '", layer, "' layers (", paste(utils::head(split, 3), collapse = ", "),
-               "); join them first: object[['", assay, "']] <- JoinLayers(object[['", assay, "']]).")
-      }
-      return(methods::new("dgCMatrix", Dim = c(0L, 0L)))
-    }
-    m <- getExportedValue("SeuratObject", "LayerData")(a, layer = layer)
-    if (is.null(rownames(m))) rownames(m) <- rownames(a)
-    if (is.null(colnames(m))) colnames(m) <- colnames(a)
-    return(m)
-  }
-  methods::slot(a, layer)
-}
-
-.assay_names <- function(object) names(object@assays)
-
-# Store a SeuratCommand (from LogSeuratCommand(return.command = TRUE), called in the Run function
-# so it records that function's arguments) with the assay it used; LogSeuratCommand itself finds
-# no assay in our arguments and would warn.
-.log_command <- function(object, cmd, assay) {
-  methods::slot(cmd, "assay.used") <- assay
-  object[[methods::slot(cmd, "name")]] <- cmd
-  object
-}
-
-.variable_features <- function(object, assay) {
-  vf <- tryCatch(SeuratObject::VariableFeatures(object = object, assay = assay), error = function(e) character())
-  if (is.null(vf)) character() else as.character(vf)
-}
-
-# An assay holding imputed values (dense matrix or dgCMatrix, features x cells). When the input
-# assay was a Signac ChromatinAssay and Signac is installed, a ChromatinAssay with the same
-# ranges, genome and annotation is made instead, so Signac's functions work on it.
-.imputed_assay <- function(values, template = NULL) {
-  if (!is.null(template) && inherits(template, "ChromatinAssay") && requireNamespace("Signac", quietly = TRUE)) {
-    made <- tryCatch({
-      ranges <- methods::slot(template, "ranges")
-      idx <- match(rownames(values), rownames(template))
-      create <- getExportedValue("Signac", "CreateChromatinAssay")
-      args <- list(data = values, ranges = ranges[idx])
-      ann <- tryCatch(methods::slot(template, "annotation"), error = function(e) NULL)
-      if (!is.null(ann)) args$annotation <- ann
-      si <- tryCatch(methods::slot(template, "seqinfo"), error = function(e) NULL)
-      if (!is.null(si)) args$genome <- si
-      do.call(create, args)
-    }, error = function(e) {
-      .warn("scMVP: could not build a ChromatinAssay for the imputed peaks (", .one_line(conditionMessage(e)),
-            "); stored a standard Assay instead.")
-      NULL
-    })
-    if (!is.null(made)) return(made)
-  }
-  SeuratObject::CreateAssayObject(data = values)
-}
 
 # ------------------------------------------------------------------ R -> Python
 
@@ -135,9 +72,10 @@
 # An element of a Python dict (convert = FALSE) without converting the dict.
 .item <- function(d, key) reticulate::py_get_item(d, key)
 
-# Python's list of warning messages -> R warnings.
+# Warning messages (a Python list or an R character vector) -> R warnings.
 .relay_warnings <- function(w) {
-  for (msg in .py_to_chr(w)) .warn("scMVP: ", msg)
+  if (inherits(w, "python.builtin.object")) w <- .py_to_chr(w)
+  for (msg in w) .warn("scMVP: ", msg)
   invisible()
 }
 
@@ -172,4 +110,121 @@
 .progress_done <- function(verbose) {
   if (isTRUE(verbose) && interactive() && !isTRUE(getOption("knitr.in.progress"))) cat("\n", file = stderr())
   invisible()
+}
+
+# ------------------------------------------------------------------ the bridge's functions
+
+# Python's default of every model setting (scmvp.ScMVPConfig, the only place a default is
+# written), as a named list; cached for the session.
+.py_defaults <- function(what = "scmvp_defaults()") {
+  if (is.null(.scmvp$defaults)) {
+    br <- scmvp_bridge()
+    .scmvp$defaults <- reticulate::py_to_r(.py_call(br$defaults(), what))
+  }
+  .scmvp$defaults
+}
+
+# One line of help per model setting (named character vector).
+.py_settings_help <- function(what = "scmvp_defaults()") {
+  br <- scmvp_bridge()
+  h <- reticulate::py_to_r(.py_call(br$settings_help(), what))
+  vapply(h, function(x) paste(as.character(x), collapse = " "), character(1))
+}
+
+# Python, package versions and the device "auto" resolves to (a named list).
+.py_config <- function(what = "scMVP") {
+  br <- scmvp_bridge()
+  reticulate::py_to_r(.py_call(br$config(), what))
+}
+
+# Train on features x cells count matrices (dgCMatrix with dimnames; NULL for the view a
+# single-view model does not use). `settings`: model settings by their Python names, only those
+# given (the others take Python's defaults). Returns list(py = the trained Python model,
+# result = the named results, as RunSCMVP.default() returns them, without imputation).
+.py_fit <- function(rna, atac, batch, settings, verbose, what = "RunSCMVP") {
+  br <- scmvp_bridge()
+  cells <- colnames(if (!is.null(rna)) rna else atac)
+  args <- c(list(rna = if (!is.null(rna)) .to_py_csc(rna), atac = if (!is.null(atac)) .to_py_csc(atac),
+                 rna_features = .to_py_chr(rownames(rna)), atac_features = .to_py_chr(rownames(atac)),
+                 batch = .to_py_chr(batch), verbose = FALSE, callback = .progress_callback(verbose)),
+            settings)
+  fit <- .py_call(do.call(br$fit, args), what)
+  .progress_done(verbose)
+  model <- .item(fit, "model")
+  info <- .py_model_info(model, what)
+  k <- as.integer(reticulate::py_to_r(.item(fit, "n_clusters")))
+  emb <- .py_to_matrix(.item(fit, "embedding"))
+  dimnames(emb) <- list(cells, paste0("SCMVP_", seq_len(ncol(emb))))
+  clusters <- factor(.py_to_vec(.item(fit, "clusters")), levels = seq_len(k))
+  names(clusters) <- cells
+  result <- list(
+    embedding = emb,
+    clusters = clusters,
+    probabilities = .py_to_matrix(.item(fit, "probabilities"), list(cells, as.character(seq_len(k)))),
+    max.probability = stats::setNames(.py_to_vec(.item(fit, "max_probability")), cells),
+    history = lapply(reticulate::py_to_r(.item(fit, "history")), as.vector),
+    features.rna = .py_to_chr(.item(fit, "features_rna")),
+    features.atac = .py_to_chr(.item(fit, "features_atac")),
+    n.clusters = k,
+    batch.levels = info$batch.levels,
+    model = .py_model_bytes(model, what),
+    params = info$params,
+    warnings = .py_to_chr(.item(fit, "warnings"))
+  )
+  list(py = model, result = result)
+}
+
+# A Python model from its bytes (R's raw vector). device NULL: Python's default.
+.py_model <- function(raw, device = NULL, what = "scMVP") {
+  br <- scmvp_bridge()
+  args <- c(list(raw), if (!is.null(device)) list(device = device))
+  .py_call(do.call(br$model_from_bytes, args), what)
+}
+
+.py_model_bytes <- function(model, what = "scMVP") {
+  br <- scmvp_bridge()
+  .py_to_raw(.py_call(br$model_to_bytes(model), what))
+}
+
+# The settings (all of them, n_clusters the fitted K), features and batch labels of a Python model.
+.py_model_info <- function(model, what = "scMVP") {
+  br <- scmvp_bridge()
+  info <- reticulate::py_to_r(.py_call(br$model_info(model), what))
+  list(params = info$params,
+       features = list(rna = as.character(unlist(info$features_rna)), atac = as.character(unlist(info$features_atac))),
+       batch.levels = if (length(info$batch_categories)) as.character(unlist(info$batch_categories)))
+}
+
+# Embed cells (features x cells counts; NULL for a view the model does not use) with a model.
+# Returns list(embedding, probabilities, clusters (factor 1..K), max.probability), rows in the
+# cells' order, without dimnames; Python's warnings (e.g. missing features) become R warnings.
+.py_embed <- function(model, rna, atac, batch = NULL, what = "scMVP") {
+  br <- scmvp_bridge()
+  res <- .py_call(br$embed(model, rna = if (!is.null(rna)) .to_py_csc(rna), atac = if (!is.null(atac)) .to_py_csc(atac),
+                           rna_features = .to_py_chr(rownames(rna)), atac_features = .to_py_chr(rownames(atac)),
+                           batch = .to_py_chr(batch), allow_missing = TRUE), what)
+  .relay_warnings(.item(res, "warnings"))
+  probs <- .py_to_matrix(.item(res, "probabilities"))
+  list(embedding = .py_to_matrix(.item(res, "embedding")), probabilities = probs,
+       clusters = factor(.py_to_vec(.item(res, "clusters")), levels = seq_len(ncol(probs))),
+       max.probability = .py_to_vec(.item(res, "max_probability")))
+}
+
+# Imputed values of `features` of one view ("rna" or "atac"), features x cells with dimnames: for
+# the model's training cells (rna = atac = NULL) or for the cells of the given counts. With a
+# `threshold` (ATAC), a dgCMatrix keeping the values >= threshold; else a dense matrix.
+.py_impute <- function(model, view, features, cells, rna = NULL, atac = NULL, batch = NULL, kind = NULL,
+                       threshold = NULL, what = "scMVP") {
+  br <- scmvp_bridge()
+  args <- list(model, rna = if (!is.null(rna)) .to_py_csc(rna), atac = if (!is.null(atac)) .to_py_csc(atac),
+               rna_features = .to_py_chr(rownames(rna)), atac_features = .to_py_chr(rownames(atac)),
+               features = .to_py_chr(features), batch = .to_py_chr(batch))
+  if (view == "rna") {
+    x <- .py_call(do.call(br$impute_rna, args), what)
+    return(.py_to_matrix(x, list(features, cells)))
+  }
+  if (!is.null(kind)) args$kind <- kind
+  if (!is.null(threshold)) args$threshold <- as.double(threshold)
+  x <- .py_call(do.call(br$impute_atac, args), what)
+  if (is.null(threshold)) .py_to_matrix(x, list(features, cells)) else .py_to_dgc(x, list(features, cells))
 }

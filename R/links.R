@@ -229,7 +229,7 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
   imp <- .truncated_imputation(object, reduction, atac.assay, atac.layer)
   if (!is.null(imp)) {
     dots <- list(...)
-    window <- dots$window %||% 1e5
+    window <- dots$window %||% formals(LinkPeaksLASSO.default)$window # (the default method's default)
     .check_number(window, "window", min = 0)
     ann <- .gene_tss(annotation)
     ann <- ann[ann$gene_name %in% genes, , drop = FALSE]
@@ -263,11 +263,9 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
 # (sparse, below-threshold probabilities set to 0) in `reduction`; NULL otherwise.
 .truncated_imputation <- function(object, reduction, atac.assay, atac.layer) {
   if (!identical(atac.layer, "data") || !reduction %in% names(object@reductions)) return(NULL)
-  misc <- methods::slot(object[[reduction]], "misc")
-  if (!is.raw(misc$model) || !identical(misc$imputed$atac.assay, atac.assay) || is.null(misc$imputed$atac.threshold)) {
-    return(NULL)
-  }
-  misc$features$atac
+  m <- tryCatch(.scmvp_read(object, reduction), scmvp_error = function(e) NULL)
+  if (is.null(m) || !identical(m$imputed$atac.assay, atac.assay) || is.null(m$imputed$atac.threshold)) return(NULL)
+  m$features$atac
 }
 
 # ------------------------------------------------------------------ helpers (shared with cicero.R and pseudotime.R)
@@ -282,68 +280,4 @@ LinkPeaksLASSO.Seurat <- function(object, genes, annotation = "mm10", rna.assay 
   })
   set.seed(seed)
   expr
-}
-
-.check_choice <- function(x, choices, arg) {
-  if (identical(x, choices)) return(choices[1])
-  if (!.is_string(x) || !x %in% choices) {
-    .abort("scMVP: ", arg, " must be one of ", paste0("\"", choices, "\"", collapse = ", "), ", not ", .show(x), ".")
-  }
-  x
-}
-
-.check_number <- function(x, arg, min = -Inf, max = Inf) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < min || x > max) {
-    range <- if (is.finite(max)) paste0("between ", min, " and ", max) else paste0("at least ", min)
-    .abort("scMVP: ", arg, " must be one number ", range, ", not ", .show(x), ".")
-  }
-  invisible(x)
-}
-
-# A features x cells numeric matrix (dense or sparse) with dimnames.
-.check_matrix <- function(x, what) {
-  if (!(is.matrix(x) || methods::is(x, "Matrix"))) {
-    .abort("scMVP: the ", what, " must be a features x cells matrix (matrix or dgCMatrix), not ", class(x)[1], ".")
-  }
-  if (is.null(rownames(x)) || is.null(colnames(x))) {
-    .abort("scMVP: the ", what, " needs feature names (rownames) and cell names (colnames); set them with dimnames().")
-  }
-  if (nrow(x) == 0L || ncol(x) == 0L) .abort("scMVP: the ", what, " is empty (", nrow(x), " x ", ncol(x), ").")
-  if (anyDuplicated(rownames(x))) {
-    .abort("scMVP: the ", what, " has duplicated feature names (e.g. ", rownames(x)[anyDuplicated(rownames(x))],
-           "); make them unique.")
-  }
-  invisible(x)
-}
-
-# One layer of an assay of a Seurat object, with one-line errors for a missing assay or layer.
-.assay_matrix <- function(object, assay, layer, arg, hint) {
-  if (!methods::is(object, "Seurat")) .abort("scMVP: object must be a Seurat object, not ", class(object)[1], ".")
-  .check_string(assay, arg, "scmvpATAC")
-  .check_string(layer, sub("assay", "layer", arg), "data")
-  assays <- .assay_names(object)
-  if (!assay %in% assays) {
-    .abort("scMVP: assay '", assay, "' is not in the object (assays: ", paste(assays, collapse = ", "), "); pass ", arg,
-           " = one of them, or ", hint, ".")
-  }
-  if (!layer %in% c("counts", "data") && !inherits(object[[assay]], "Assay5")) {
-    .abort("scMVP: layer must be \"counts\" or \"data\", not ", .show(layer), ".")
-  }
-  m <- .get_layer(object, assay, layer)
-  if (nrow(m) == 0L || ncol(m) == 0L) {
-    .abort("scMVP: the '", layer, "' layer of assay '", assay, "' is empty; use the other layer (\"counts\" or \"data\").")
-  }
-  m
-}
-
-.check_cells <- function(cells, available) {
-  if (is.logical(cells) && length(cells) == length(available) && !anyNA(cells)) cells <- available[cells]
-  if (!is.character(cells) || !length(cells) || anyNA(cells)) {
-    .abort("scMVP: cells must be cell names (colnames(object)) or a logical vector with one value per cell.")
-  }
-  miss <- setdiff(cells, available)
-  if (length(miss)) {
-    .abort("scMVP: ", length(miss), " of the cells are not in the object (e.g. ", miss[1], "); use colnames(object).")
-  }
-  unique(cells)
 }

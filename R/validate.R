@@ -1,6 +1,8 @@
 # Validation in R, before any Python call. Every check raises a one-line error (.abort) that
 # names the problem and the fix. Nothing here modifies its inputs.
 
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
 .is_string <- function(x) is.character(x) && length(x) == 1L && !is.na(x) && nzchar(x)
 
 .check_string <- function(x, arg, example) {
@@ -56,28 +58,58 @@
   invisible(key)
 }
 
-# Model settings passed through `...` to the Python model.
-.model_params <- c("n_hidden", "modality", "attention", "cycle", "prior", "gate", "atac_weight", "dropout", "lr",
-                   "batch_size")
+# ------------------------------------------------------------------ model settings
+# R writes no default of a model setting: an argument left NULL (or a setting not given) is not
+# sent, and Python's scmvp.ScMVPConfig decides (scmvp_defaults() shows its values). R checks the
+# values that are given, so a mistake is a one-line error before Python starts.
 
-.check_params <- function(params) {
+# RunSCMVP's arguments for model settings, and the Python settings they set.
+.R_SETTINGS <- c(n.clusters = "n_clusters", n.latent = "n_latent", epochs = "max_epochs", device = "device",
+                 seed.use = "seed")
+
+# The arguments of RunSCMVP that set model settings, checked, as a list of Python-named settings
+# (only those given). `dots`: the further settings passed through `...` (see .check_settings()).
+.check_fit_args <- function(n.clusters, n.latent, epochs, device, seed.use, verbose, n.cells, dots) {
+  .check_count(n.clusters, "n.clusters", min = 1, max = n.cells, null.ok = TRUE,
+               hint = paste0("there are ", n.cells, " cells; NULL estimates K from the data"))
+  .check_count(n.latent, "n.latent", min = 1, null.ok = TRUE)
+  .check_count(epochs, "epochs", min = 1, null.ok = TRUE)
+  .check_count(seed.use, "seed.use", min = 0, max = .Machine$integer.max, null.ok = TRUE)
+  if (!is.null(device)) .check_device(device)
+  .check_flag(verbose, "verbose")
+  given <- list(n_clusters = .to_int(n.clusters), n_latent = .to_int(n.latent), max_epochs = .to_int(epochs),
+                device = device, seed = .to_int(seed.use))
+  c(given[!vapply(given, is.null, logical(1))], .check_settings(dots))
+}
+
+.to_int <- function(x) if (is.null(x)) NULL else as.integer(x)
+
+# Further model settings (RunSCMVP's `...`), named as in Python: the names are checked against
+# Python's list later (.check_settings_known(), once Python runs); the values of the settings
+# below are checked here. NULL values are dropped (NULL means Python's default).
+.check_settings <- function(params) {
   if (!length(params)) return(list())
   nm <- names(params)
   if (is.null(nm) || any(!nzchar(nm))) {
-    .abort("scMVP: extra arguments must be named model settings (", paste(.model_params, collapse = ", "), ").")
+    .abort("scMVP: extra arguments must be model settings named as in Python, e.g. n_hidden = 64 (scmvp_defaults() ",
+           "lists them).")
   }
-  bad <- setdiff(nm, .model_params)
+  if (anyDuplicated(nm)) .abort("scMVP: the setting ", nm[anyDuplicated(nm)], " is given twice; give it once.")
+  for (k in intersect(nm, .R_SETTINGS)) {
+    r <- names(.R_SETTINGS)[.R_SETTINGS == k]
+    .abort("scMVP: ", k, " is set by the argument ", r, "; pass ", r, " = ", .show(params[[k]]), " instead of ", k, " =.")
+  }
+  bad <- nm[!grepl("^[a-z][a-z0-9_]*$", nm)]
   if (length(bad)) {
     .abort("scMVP: unknown argument", if (length(bad) > 1) "s" else "", " ", paste(bad, collapse = ", "),
-           "; model settings are ", paste(.model_params, collapse = ", "), ".")
+           "; model settings go by their Python names (e.g. n_hidden, atac_weight; scmvp_defaults() lists them).")
   }
-  for (k in intersect(nm, c("n_hidden", "batch_size"))) {
+  params <- params[!vapply(params, is.null, logical(1))]
+  for (k in intersect(names(params), c("n_hidden", "batch_size"))) {
     .check_count(params[[k]], k, min = if (k == "n_hidden") 8 else 2)
     params[[k]] <- as.integer(params[[k]])
   }
-  if (!is.null(params$modality) && !(.is_string(params$modality) && params$modality %in% c("joint", "rna", "atac"))) {
-    .abort("scMVP: modality must be \"joint\", \"rna\" or \"atac\".")
-  }
+  if (!is.null(params$modality)) .check_modality(params$modality)
   if (!is.null(params$attention)) params$attention <- .check_attention(params$attention)
   if (!is.null(params$cycle) && !identical(params$cycle, "rna")) {
     if (!(is.logical(params$cycle) && length(params$cycle) == 1L && !is.na(params$cycle))) {
@@ -85,7 +117,7 @@
              "or FALSE, not ", .show(params$cycle), ".")
     }
   }
-  for (k in intersect(nm, c("dropout", "lr", "atac_weight"))) {
+  for (k in intersect(names(params), c("dropout", "lr", "atac_weight"))) {
     v <- params[[k]]
     if (!is.numeric(v) || length(v) != 1L || is.na(v) || v < 0 || (k == "dropout" && v >= 1) || (k != "dropout" && v == 0) ||
         (k == "atac_weight" && v > 10)) {
@@ -95,6 +127,43 @@
     params[[k]] <- as.double(v)
   }
   params
+}
+
+.check_modality <- function(x) {
+  if (!(.is_string(x) && x %in% c("joint", "rna", "atac"))) {
+    .abort("scMVP: modality must be \"joint\" (RNA and ATAC), \"rna\" or \"atac\" (one view), not ", .show(x), ".")
+  }
+  invisible(x)
+}
+
+# Once Python runs: every setting is one of Python's (`defaults`: scmvp_defaults()), and the
+# settings R has no own check for have the type of their default (whole numbers as integers).
+.check_settings_known <- function(settings, defaults) {
+  known <- names(defaults)
+  bad <- setdiff(names(settings), known)
+  if (length(bad)) {
+    near <- known[which.min(utils::adist(bad[1], known))]
+    if (near %in% .R_SETTINGS) near <- names(.R_SETTINGS)[.R_SETTINGS == near]
+    .abort("scMVP: unknown argument", if (length(bad) > 1) "s" else "", " ", paste(bad, collapse = ", "),
+           " (did you mean ", near, "?); the model settings for `...` are ", paste(setdiff(known, .R_SETTINGS), collapse = ", "),
+           " (see scmvp_defaults()).")
+  }
+  for (k in names(settings)) {
+    v <- settings[[k]]
+    d <- defaults[[k]]
+    if (is.integer(d)) {
+      .check_count(v, k, min = 0)
+      settings[[k]] <- as.integer(v)
+    } else if (is.double(d)) {
+      if (!is.numeric(v) || length(v) != 1L || is.na(v)) .abort("scMVP: ", k, " must be one number, not ", .show(v), ".")
+      settings[[k]] <- as.double(v)
+    } else if (is.logical(d) && length(d) == 1L && !(k %in% c("attention", "cycle"))) {
+      .check_flag(v, k)
+    } else if (is.character(d) && length(d) == 1L && !(k %in% c("attention", "cycle"))) {
+      .check_string(v, k, d)
+    }
+  }
+  settings
 }
 
 # A count matrix (features x cells) for one modality: names, values, no empty cells.
@@ -197,21 +266,74 @@
   .abort("scMVP: impute must be TRUE, FALSE, \"rna\", \"atac\" or c(\"rna\", \"atac\"), not ", .show(impute), ".")
 }
 
-# The cells x dims embeddings of a reduction of a Seurat object (optionally some dims), with
-# one-line errors for a missing reduction or bad dims; `hint` says how to make the reduction.
-.reduction_embeddings <- function(object, reduction, dims, hint) {
-  .check_string(reduction, "reduction", "scmvp")
-  reductions <- names(object@reductions)
-  if (!reduction %in% reductions) {
-    .abort("scMVP: reduction '", reduction, "' is not in the object (reductions: ",
-           if (length(reductions)) paste(reductions, collapse = ", ") else "none", "); ", hint,
-           " or pass reduction = one of them.")
+# An explicit impute = "rna"/"atac" must name a view the model has (impute = TRUE means the views
+# it has, whatever they are).
+.check_impute_views <- function(impute, views, modality) {
+  if (is.null(modality) || is.logical(impute)) return(invisible(views))
+  lacking <- setdiff(views, .views_of(modality))
+  if (length(lacking)) {
+    .abort("scMVP: impute = \"", lacking[1], "\" asks for ", toupper(lacking[1]), " imputation but modality = \"", modality,
+           "\" trains no ", toupper(lacking[1]), " view; use impute = \"", modality, "\" (or TRUE).")
   }
-  emb <- SeuratObject::Embeddings(object[[reduction]])
-  if (is.null(dims)) return(emb)
-  if (!is.numeric(dims) || !length(dims) || anyNA(dims) || any(dims < 1 | dims > ncol(emb) | dims != round(dims))) {
-    .abort("scMVP: dims must be whole numbers between 1 and ", ncol(emb), " (the dimensions of reduction '", reduction,
-           "').")
+  invisible(views)
+}
+
+.check_threshold <- function(x) {
+  if (is.null(x)) return(invisible(NULL))
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x <= 0 || x > 1) {
+    .abort("scMVP: impute.threshold must be one number in (0, 1] (a probability) or NULL, not ", .show(x), ".")
   }
-  emb[, dims, drop = FALSE]
+  invisible(x)
+}
+
+.check_imputed_name <- function(name, arg, inputs) {
+  .check_string(name, arg, if (grepl("rna", arg)) "scmvpRNA" else "scmvpATAC")
+  if (name %in% inputs) {
+    .abort("scMVP: ", arg, " = '", name, "' would overwrite an input assay; choose another name.")
+  }
+  invisible(name)
+}
+
+.check_choice <- function(x, choices, arg) {
+  if (identical(x, choices)) return(choices[1])
+  if (!.is_string(x) || !x %in% choices) {
+    .abort("scMVP: ", arg, " must be one of ", paste0("\"", choices, "\"", collapse = ", "), ", not ", .show(x), ".")
+  }
+  x
+}
+
+.check_number <- function(x, arg, min = -Inf, max = Inf) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < min || x > max) {
+    range <- if (is.finite(max)) paste0("between ", min, " and ", max) else paste0("at least ", min)
+    .abort("scMVP: ", arg, " must be one number ", range, ", not ", .show(x), ".")
+  }
+  invisible(x)
+}
+
+# A features x cells numeric matrix (dense or sparse) with dimnames.
+.check_matrix <- function(x, what) {
+  if (!(is.matrix(x) || methods::is(x, "Matrix"))) {
+    .abort("scMVP: the ", what, " must be a features x cells matrix (matrix or dgCMatrix), not ", class(x)[1], ".")
+  }
+  if (is.null(rownames(x)) || is.null(colnames(x))) {
+    .abort("scMVP: the ", what, " needs feature names (rownames) and cell names (colnames); set them with dimnames().")
+  }
+  if (nrow(x) == 0L || ncol(x) == 0L) .abort("scMVP: the ", what, " is empty (", nrow(x), " x ", ncol(x), ").")
+  if (anyDuplicated(rownames(x))) {
+    .abort("scMVP: the ", what, " has duplicated feature names (e.g. ", rownames(x)[anyDuplicated(rownames(x))],
+           "); make them unique.")
+  }
+  invisible(x)
+}
+
+.check_cells <- function(cells, available) {
+  if (is.logical(cells) && length(cells) == length(available) && !anyNA(cells)) cells <- available[cells]
+  if (!is.character(cells) || !length(cells) || anyNA(cells)) {
+    .abort("scMVP: cells must be cell names (colnames(object)) or a logical vector with one value per cell.")
+  }
+  miss <- setdiff(cells, available)
+  if (length(miss)) {
+    .abort("scMVP: ", length(miss), " of the cells are not in the object (e.g. ", miss[1], "); use colnames(object).")
+  }
+  unique(cells)
 }

@@ -5,8 +5,8 @@
 
 # The source folder of this package at install time (R CMD INSTALL evaluates this file with the
 # working directory at the package source). It holds pyproject.toml and python/scmvp when
-# installed from the git repository (not from a built tarball, which leaves python/ out);
-# install_scmvp() uses it as the default place to pip-install the Python package from.
+# installed from the git repository (a built tarball has the Python package in inst/python
+# only); install_scmvp(editable = TRUE) installs from it, so edits there are live.
 .install_source <- local({
   d <- tryCatch(getwd(), error = function(e) "")
   if (nzchar(d) && file.exists(file.path(d, "pyproject.toml")) && dir.exists(file.path(d, "python", "scmvp"))) d else ""
@@ -27,7 +27,13 @@
 #'   \item{`scMVP.max.dense.bytes`}{Largest imputed ATAC matrix (in bytes of doubles) returned
 #'     dense; larger ones are returned sparse, keeping values `>= impute.threshold`
 #'     (default `5e8`, 500 MB).}
+#'   \item{`scMVP.deepbind`}{`FALSE` keeps scMVP from loading torch's library with
+#'     `RTLD_DEEPBIND` (or setting R's OpenBLAS to one thread) when it starts Python, a change to
+#'     the whole R process that makes training about 3-20 times faster; see [scmvp_config()].
+#'     The environment variable `SCMVP_DEEPBIND=false` does the same. Default: on.}
 #' }
+#' Model settings have no options: their defaults live in the Python package, see
+#' [scmvp_defaults()].
 #' @name scMVP-options
 #' @aliases scMVP.options
 NULL

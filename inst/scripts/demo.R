@@ -42,7 +42,8 @@ print(scmvp_config())
 mem_before <- peak_rss_mb()
 reset <- reset_peak_rss()
 t0 <- proc.time()[["elapsed"]]
-obj <- RunSCMVP(obj, rna.assay = "RNA", atac.assay = "ATAC", epochs = epochs, seed.use = 42)
+# no model settings: every default (seed included) is the Python package's, as in `scmvp demo`
+obj <- RunSCMVP(obj, rna.assay = "RNA", atac.assay = "ATAC", epochs = epochs)
 fit_s <- proc.time()[["elapsed"]] - t0
 mem_peak <- peak_rss_mb()
 red <- obj[["scmvp"]]

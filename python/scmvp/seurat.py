@@ -1,13 +1,15 @@
 """Seurat objects (``.rds``) from Python, through rpy2 (optional: ``pip install rpy2``; R with
-the SeuratObject package, e.g. Debian's ``r-cran-seuratobject``).
+the SeuratObject package, e.g. Debian's ``r-cran-seuratobject``, and this project's R package
+scMVP, which does every read and write of the object).
 
 * :func:`read_seurat` reads the RNA and ATAC counts and the meta.data of a Seurat object into
   :class:`scmvp.io.PairedData` (cells x features CSR, as the model takes them);
   :func:`read_seurat_mudata` into a MuData (modalities ``rna`` and ``atac``, needs mudata).
 * :func:`write_seurat` writes an embedding, clusters and (optionally) the trained model back
-  into the object, in the layout the R package's ``RunSCMVP()`` uses (a global DimReduc
-  ``scmvp`` whose ``misc$model`` holds the model bytes, and a meta.data cluster column), so the
-  R functions ``ProjectSCMVP()`` and ``SaveSCMVPModel()`` work on the result.
+  into the object with the R package's own writer, the one ``RunSCMVP()`` uses (a global
+  DimReduc ``scmvp`` whose ``misc`` holds the model bytes, its settings and features, and a
+  meta.data cluster column), so the R functions ``ProjectSCMVP()``, ``ImputeSCMVP()`` and
+  ``SaveSCMVPModel()`` work on the result.
 
 Both work with SeuratObject 4 (v3 ``Assay``, Signac's ``ChromatinAssay``) and 5 (``Assay5``).
 """
@@ -24,110 +26,54 @@ from .io import PairedData
 
 __all__ = ["read_seurat", "read_seurat_mudata", "write_seurat"]
 
-# R code run through rpy2: every object access is here, in R, so that Python only sees plain
-# vectors. SeuratObject 4/5: v3 assays have slots, Assay5 has layers.
-_R_CODE = r"""
-local({
-  need <- function() {
-    if (!requireNamespace("SeuratObject", quietly = TRUE))
-      stop("R has no SeuratObject package; install it (Debian: apt-get install r-cran-seuratobject)")
-  }
-  layer_of <- function(obj, assay, layer) {
-    a <- obj[[assay]]
-    if (inherits(a, "Assay5")) {
-      layers <- getExportedValue("SeuratObject", "Layers")(a)
-      if (!layer %in% layers) stop(sprintf("assay '%s' has no layer '%s' (layers: %s); join split layers with JoinLayers()",
-                                           assay, layer, paste(layers, collapse = ", ")))
-      m <- getExportedValue("SeuratObject", "LayerData")(a, layer = layer)
-      if (is.null(rownames(m))) rownames(m) <- rownames(a)
-      if (is.null(colnames(m))) colnames(m) <- colnames(a)
-    } else {
-      m <- methods::slot(a, layer)
-    }
-    if (!length(m)) stop(sprintf("assay '%s' has an empty '%s' layer; scMVP needs raw counts", assay, layer))
-    m <- methods::as(methods::as(methods::as(m, "CsparseMatrix"), "generalMatrix"), "dMatrix")
-    m
-  }
-  list(
-    read = function(path, rna_assay, atac_assay, layer) {
-      need()
-      obj <- readRDS(path)
-      if (!inherits(obj, "Seurat")) stop(sprintf("%s holds a %s, not a Seurat object", path, class(obj)[1]))
-      assays <- names(obj@assays)
-      for (a in c(rna_assay, atac_assay)) if (!a %in% assays)
-        stop(sprintf("assay '%s' is not in the object (assays: %s); pass rna_assay/atac_assay", a, paste(assays, collapse = ", ")))
-      cells <- colnames(obj)
-      one <- function(assay) {
-        m <- layer_of(obj, assay, layer)
-        if (!identical(colnames(m), cells)) m <- m[, cells, drop = FALSE]
-        list(i = m@i, p = m@p, x = m@x, dim = dim(m), features = rownames(m))
-      }
-      md <- obj[[]]
-      for (k in names(md)) if (is.factor(md[[k]])) md[[k]] <- as.character(md[[k]])
-      list(rna = one(rna_assay), atac = one(atac_assay), cells = cells, meta = md)
-    },
-    write = function(path, out, emb, cells, key, name, assay, clusters, cluster_name, prob, model, features_rna,
-                     features_atac, params_json, batch_levels, atac_assay) {
-      need()
-      obj <- readRDS(path)
-      if (!inherits(obj, "Seurat")) stop(sprintf("%s holds a %s, not a Seurat object", path, class(obj)[1]))
-      if (!assay %in% names(obj@assays)) stop(sprintf("assay '%s' is not in the object", assay))
-      if (!setequal(cells, colnames(obj)) || length(cells) != ncol(obj))
-        stop(sprintf("the results cover %d cells but the object has %d (or other names); write results for the object's cells",
-                     length(cells), ncol(obj)))
-      rownames(emb) <- cells
-      colnames(emb) <- paste0(key, seq_len(ncol(emb)))
-      emb <- emb[colnames(obj), , drop = FALSE]
-      misc <- list(format = "scMVP model bytes (torch, format 1)", assays = c(rna = assay, atac = atac_assay),
-                   cluster.name = cluster_name, written.by = "scmvp.seurat.write_seurat (Python)")
-      if (length(model)) {
-        misc$model <- model
-        misc$features <- list(rna = features_rna, atac = features_atac)
-        misc$params.json <- params_json
-        if (length(batch_levels)) misc$batch.levels <- batch_levels
-      }
-      obj[[name]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = key, assay = assay, global = TRUE, misc = misc)
-      if (length(clusters)) {
-        lv <- unique(clusters)
-        lv <- if (all(grepl("^[0-9]+$", lv))) lv[order(as.integer(lv))] else sort(lv)
-        md <- data.frame(factor(clusters, levels = lv), row.names = cells)
-        names(md) <- cluster_name
-        if (length(prob)) md[[paste0(cluster_name, "_probability")]] <- prob
-        obj <- SeuratObject::AddMetaData(obj, metadata = md)
-      }
-      saveRDS(obj, out)
-      invisible(out)
-    }
-  )
-})
-"""
-
-_FUNCS = None
+# Every access to a Seurat object goes through the R package scMVP (R/assays.R), so this module
+# and R's RunSCMVP()/ProjectSCMVP() read layers and write the scMVP reduction the same way: its
+# layer reader (.layer_dgc, SeuratObject 4 and 5) and the one writer of the reduction's layout
+# (.scmvp_write). Python only calls R functions and converts plain vectors.
+_R_FUNCS: dict = {}
 
 
-def _r():
-    """The R helper functions (rpy2 starts R on first use)."""
-    global _FUNCS
-    if _FUNCS is None:
+def _r_function(name: str):
+    """An R function: ``scMVP:::<name>`` (the R package's internals) or a base R function."""
+    if name not in _R_FUNCS:
         try:
             import rpy2.robjects as ro
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError(
-                "scmvp.seurat needs rpy2 (pip install rpy2) and R with the SeuratObject package "
-                "(Debian: apt-get install r-base-dev r-cran-seuratobject)."
+                "scmvp.seurat needs rpy2 (pip install rpy2) and R with the SeuratObject package and the scMVP R "
+                "package (Debian: apt-get install r-base-dev r-cran-seuratobject; then R CMD INSTALL <scMVP repository>)."
             ) from err
-        _FUNCS = ro.r(_R_CODE)
-    return _FUNCS
+        if name.startswith("."):
+            if not bool(ro.r('isTRUE(requireNamespace("scMVP", quietly = TRUE))')[0]):
+                raise ImportError(
+                    "scmvp.seurat reads and writes Seurat objects through the R package scMVP, which this R does not "
+                    "have; install it (R CMD INSTALL <scMVP repository>, or scripts/setup.sh)."
+                )
+            _R_FUNCS[name] = ro.r(f"scMVP:::{name}")
+        else:
+            _R_FUNCS[name] = ro.r[name]
+    return _R_FUNCS[name]
 
 
-def _call(name: str, *args):
+def _call(name: str, *args, **kwargs):
     from rpy2.rinterface_lib.embedded import RRuntimeError
 
     try:
-        return _r().rx2(name)(*args)
+        return _r_function(name)(*args, **kwargs)
     except RRuntimeError as err:
-        msg = " ".join(str(err).replace("Error in (function", "").split())
+        msg = " ".join(str(err).split())
+        for prefix in ("Error in (function", "Error:"):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix):].strip()
         raise ScMVPInputError(f"Seurat object: {msg}") from None
+
+
+def _read_object(path):
+    """The Seurat object in the .rds file ``path``."""
+    obj = _call("readRDS", str(path))
+    if not bool(_call("inherits", obj, "Seurat")[0]):
+        raise ScMVPInputError(f"Seurat object: {path} holds a {_call('class', obj)[0]}, not a Seurat object.")
+    return obj
 
 
 def _np(vec, dtype) -> np.ndarray:
@@ -139,11 +85,12 @@ def _strs(vec) -> list:
     return [str(v) for v in vec]
 
 
-def _csr_cells_by_features(part) -> tuple:
-    i, p, x = _np(part.rx2("i"), np.int32), _np(part.rx2("p"), np.int64), _np(part.rx2("x"), np.float32)
-    n_features, n_cells = (int(v) for v in part.rx2("dim"))
+def _csr_cells_by_features(m) -> tuple:
+    """An R dgCMatrix (features x cells) -> cells x features CSR float32 and the feature names."""
+    i, p, x = _np(m.do_slot("i"), np.int32), _np(m.do_slot("p"), np.int64), _np(m.do_slot("x"), np.float32)
+    n_features, n_cells = (int(v) for v in m.do_slot("Dim"))
     csc = sp.csc_matrix((x, i, p), shape=(n_features, n_cells))  # features x cells, as R stores it
-    return csc.T.tocsr(), _strs(part.rx2("features"))
+    return csc.T.tocsr(), _strs(_call("rownames", m))
 
 
 def read_seurat(path, rna_assay: str = "RNA", atac_assay: str = "ATAC", layer: str = "counts") -> PairedData:
@@ -152,11 +99,11 @@ def read_seurat(path, rna_assay: str = "RNA", atac_assay: str = "ATAC", layer: s
     Peak names stay as Seurat/Signac write them (``chr-start-end``). ``cells`` holds the
     meta.data with a ``barcode`` column first.
     """
-    res = _call("read", str(path), rna_assay, atac_assay, layer)
-    rna, genes = _csr_cells_by_features(res.rx2("rna"))
-    atac, peaks = _csr_cells_by_features(res.rx2("atac"))
-    cells = _strs(res.rx2("cells"))
-    meta = _meta_frame(res.rx2("meta"), cells)
+    obj = _read_object(path)
+    rna, genes = _csr_cells_by_features(_call(".layer_dgc", obj, rna_assay, layer, "rna_assay"))
+    atac, peaks = _csr_cells_by_features(_call(".layer_dgc", obj, atac_assay, layer, "atac_assay"))
+    cells = _strs(_call("colnames", obj))
+    meta = _meta_frame(obj.do_slot("meta.data"), cells)
     meta.insert(0, "barcode", cells)
     return PairedData(rna=rna, atac=atac, genes=genes, peaks=peaks, cells=meta.reset_index(drop=True))
 
@@ -166,6 +113,8 @@ def _meta_frame(md, cells: Sequence[str]) -> pd.DataFrame:
 
     cols = {}
     for name, col in zip(md.names, md):
+        if isinstance(col, ro.vectors.FactorVector):
+            col = _call("as.character", col)
         if isinstance(col, ro.vectors.StrVector):
             vals = [None if v is ro.NA_Character else str(v) for v in col]
         elif isinstance(col, ro.vectors.BoolVector):
@@ -200,6 +149,29 @@ def read_seurat_mudata(path, rna_assay: str = "RNA", atac_assay: str = "ATAC", l
     return mdata
 
 
+def _r_value(v):
+    """A Python setting value as an R vector (None -> NULL; lists of strings -> character)."""
+    import rpy2.robjects as ro
+
+    if v is None:
+        return ro.NULL
+    if isinstance(v, (bool, np.bool_)):
+        return ro.BoolVector([bool(v)])
+    if isinstance(v, (int, np.integer)):
+        return ro.IntVector([int(v)])
+    if isinstance(v, (float, np.floating)):
+        return ro.FloatVector([float(v)])
+    if isinstance(v, str):
+        return ro.StrVector([v])
+    if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
+        return ro.StrVector(list(v))
+    if isinstance(v, dict):
+        return ro.vectors.ListVector({str(k): _r_value(x) for k, x in v.items()})
+    if isinstance(v, (list, tuple)):
+        return ro.vectors.ListVector({str(i + 1): _r_value(x) for i, x in enumerate(v)})
+    return ro.StrVector([str(v)])
+
+
 def write_seurat(path, out, embedding: np.ndarray, cells: Sequence[str], clusters: Optional[Sequence] = None,
                  probability: Optional[Sequence[float]] = None, model=None, reduction_name: str = "scmvp",
                  reduction_key: str = "SCMVP_", cluster_name: str = "scmvp_clusters", assay: str = "RNA",
@@ -209,11 +181,12 @@ def write_seurat(path, out, embedding: np.ndarray, cells: Sequence[str], cluster
     ``embedding`` is cells x d for ``cells`` (any order; rows are matched by name).
     ``clusters`` (one label per cell, e.g. 1-based integers) go to meta.data ``cluster_name``
     and ``probability`` to ``<cluster_name>_probability``. With ``model`` (a trained
-    :class:`scmvp.ScMVP`), the model bytes are stored in the DimReduc's ``misc$model`` as the R
-    package does, so R's ``ProjectSCMVP()`` can embed new cells with it.
+    :class:`scmvp.ScMVP`), the model bytes, its settings and features are stored in the DimReduc's
+    ``misc``, so R's ``ProjectSCMVP()``, ``ImputeSCMVP()`` and ``SaveSCMVPModel()`` work on the
+    result. The R package scMVP writes the reduction (the same function its ``RunSCMVP()`` uses),
+    so the layout is the R package's. ``assay`` and ``atac_assay`` name the RNA and ATAC assays;
+    the DimReduc belongs to the first one the model uses (a single-view ATAC model: ``atac_assay``).
     """
-    import json
-
     import rpy2.robjects as ro
     from rpy2.robjects.vectors import ByteVector
 
@@ -221,25 +194,40 @@ def write_seurat(path, out, embedding: np.ndarray, cells: Sequence[str], cluster
     cells = [str(c) for c in cells]
     if z.ndim != 2 or z.shape[0] != len(cells):
         raise ScMVPInputError(f"embedding has shape {z.shape} but {len(cells)} cells were named; give one row per cell.")
-    emb = ro.r["matrix"](ro.FloatVector(z.ravel(order="F")), nrow=z.shape[0], ncol=z.shape[1])
-    none = ro.NULL
-    cl = none
+    emb = ro.r["matrix"](ro.FloatVector(z.ravel(order="F")), nrow=z.shape[0], ncol=z.shape[1],
+                         dimnames=ro.vectors.ListVector({"cells": ro.StrVector(cells), "dims": ro.NULL}))
+    result = {"embedding": emb}
     if clusters is not None:
         vals = list(clusters)
         if len(vals) != len(cells):
             raise ScMVPInputError(f"clusters has {len(vals)} labels for {len(cells)} cells; give one per cell.")
-        cl = ro.StrVector([str(v) for v in vals])
-    pr = none if probability is None else ro.FloatVector(np.asarray(probability, dtype=np.float64))
-    raw, frna, fatac, params, batches = none, none, none, "", none
+        result["clusters"] = ro.StrVector([str(v) for v in vals])
+    if probability is not None:
+        result["max.probability"] = ro.FloatVector(np.asarray(probability, dtype=np.float64))
+    views = ["rna", "atac"]
     if model is not None:
         from .bridge import model_info
 
-        raw = ByteVector(model.to_bytes())
         info = model_info(model)
-        frna, fatac = ro.StrVector(info["features_rna"]), ro.StrVector(info["features_atac"])
-        params = json.dumps({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in info["params"].items()})
-        if info["batch_categories"]:
-            batches = ro.StrVector(info["batch_categories"])
-    _call("write", str(path), str(out), emb, ro.StrVector(cells), reduction_key, reduction_name, assay, cl, cluster_name, pr,
-          raw, frna, fatac, params, batches, atac_assay)
+        params = info["params"]
+        views = {"rna": ["rna"], "atac": ["atac"]}.get(params.get("modality"), ["rna", "atac"])
+        result.update({
+            "model": ByteVector(model.to_bytes()),
+            "params": _r_value(params),
+            "features.rna": ro.StrVector(info["features_rna"]),
+            "features.atac": ro.StrVector(info["features_atac"]),
+            "n.clusters": ro.IntVector([int(params["n_clusters"])]),
+            "batch.levels": ro.StrVector(info["batch_categories"]) if info["batch_categories"] else ro.NULL,
+        })
+    obj = _read_object(path)
+    have = set(_strs(_call("names", obj.do_slot("assays"))))
+    names = {"rna": assay, "atac": atac_assay}
+    # the first view's assay must exist (the DimReduc belongs to it); a joint model's other assay too
+    used = [v for i, v in enumerate(views) if i == 0 or model is not None or names[v] in have]
+    assays = ro.StrVector([names[v] for v in used])
+    assays.names = ro.StrVector(used)
+    obj = _call(".scmvp_write", obj, ro.vectors.ListVector(result), **{
+        "reduction.name": reduction_name, "reduction.key": reduction_key, "cluster.name": cluster_name,
+        "assays": assays, "written.by": "scmvp.seurat.write_seurat (Python)"})
+    _call("saveRDS", obj, str(out))
     return str(out)

@@ -1,8 +1,11 @@
 """scmvp.seurat: Seurat .rds objects read and written from Python through rpy2 and R.
 
-Needs rpy2 (the ``test`` extra) and R with SeuratObject (Debian's r-cran-seuratobject, which
-scripts/setup.sh installs). The objects are built in R from the bundled SNARE-seq data.
+Needs rpy2 (the ``test`` extra) and R with SeuratObject (Debian's r-cran-seuratobject) and the R
+package scMVP (scripts/setup.sh installs both). The objects are built in R from the bundled
+SNARE-seq data.
 """
+import inspect
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,6 +18,8 @@ from scmvp.seurat import read_seurat, read_seurat_mudata, write_seurat  # noqa: 
 
 if not bool(ro.r('isTRUE(requireNamespace("SeuratObject", quietly = TRUE))')[0]):
     pytest.skip("R has no SeuratObject package", allow_module_level=True)
+if not bool(ro.r('isTRUE(requireNamespace("scMVP", quietly = TRUE))')[0]):
+    pytest.skip("R has no scMVP package (R CMD INSTALL .)", allow_module_level=True)
 
 _MAKE = r"""
 function(ri, rp, rx, rdim, genes, ai, ap, ax, adim, peaks, cells, cell_type, path) {
@@ -117,3 +122,45 @@ def test_results_round_trip_into_the_seurat_object(seurat_rds, tmp_path):
     np.testing.assert_allclose(again.embedding(d.rna, d.atac, rna_features=d.genes, atac_features=d.peaks), z, atol=1e-5)
     with pytest.raises(ScMVPInputError, match="the results cover 10 cells but the object has 150"):
         write_seurat(path, tmp_path / "bad.rds", z[:10], cells[:10])
+
+
+_READ_BACK = r"""
+function(p) {
+  m <- scMVP:::.scmvp_read(readRDS(p))
+  misc <- methods::slot(readRDS(p)[["scmvp"]], "misc")
+  list(modality = m$modality, views = m$views, assays = m$assays, names = names(m$assays),
+       rna = m$features$rna, atac = m$features$atac, n_clusters = m$params$n_clusters, n_latent = m$params$n_latent,
+       seed = m$params$seed, attention = m$params$attention, written_by = misc$written.by,
+       n_misc_clusters = misc$n.clusters, is_list = is.list(misc$params))
+}"""
+
+
+def test_the_r_package_writes_the_layout_and_reads_it_back(seurat_rds, tmp_path):
+    """write_seurat goes through the R package's one writer (no R copy of the layout here), and the
+    R package's reader understands what it wrote, for joint and single-view models."""
+    import scmvp.seurat as mod
+
+    source = inspect.getsource(mod)
+    assert "CreateDimReducObject" not in source and "misc <-" not in source
+    path, *_ = seurat_rds
+    d = read_seurat(path)
+    for modality in ("joint", "rna"):
+        model = ScMVP(n_clusters=3, seed=1, modality=modality, verbose=False, progress_bar=False)
+        model.fit(d.rna, d.atac if modality == "joint" else None, rna_features=d.genes,
+                  atac_features=d.peaks if modality == "joint" else None, max_epochs=1)
+        out = tmp_path / f"{modality}.rds"
+        write_seurat(path, out, model.embedding(), d.cells["barcode"].tolist(), model=model)
+        back = ro.r(_READ_BACK)(str(out))
+        assert back.rx2("modality")[0] == modality
+        assert back.rx2("is_list")[0]
+        assert back.rx2("n_clusters")[0] == 3 and back.rx2("n_misc_clusters")[0] == 3
+        assert back.rx2("n_latent")[0] == model.config.n_latent and back.rx2("seed")[0] == 1
+        assert list(back.rx2("attention")) == list(model.config.to_dict()["attention"])
+        assert list(back.rx2("rna")) == model.features_["rna"]
+        assert back.rx2("written_by")[0] == "scmvp.seurat.write_seurat (Python)"
+        if modality == "joint":
+            assert list(back.rx2("names")) == ["rna", "atac"] and list(back.rx2("assays")) == ["RNA", "ATAC"]
+            assert list(back.rx2("atac")) == model.features_["atac"]
+        else:
+            assert list(back.rx2("views")) == ["rna"] and list(back.rx2("assays")) == ["RNA"]
+            assert len(back.rx2("atac")) == 0

@@ -31,7 +31,8 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
 
   expect_true(is.raw(misc$model))
   expect_gt(length(misc$model), 1e5)
-  expect_identical(misc$params$n_clusters, k)
+  # clusters are the K mixture components, merged as cluster_resolution says
+  expect_gte(misc$params$n_clusters, k)
   expect_identical(misc$params$n_latent, 10L)
   expect_identical(misc$assays, c(rna = "RNA", atac = "ATAC"))
   expect_null(misc$batch)
@@ -110,13 +111,16 @@ test_that("RunSCMVP.default returns named results, is reproducible, and verbose 
   expect_identical(sum(grepl("^scMVP: epoch [0-9]+/3, loss", msgs)), 3L)
   expect_true(any(grepl("storing it sparse with probabilities >= 0.1", msgs)))
   expect_named(res, c("embedding", "clusters", "probabilities", "max.probability", "history", "features.rna",
-                      "features.atac", "n.clusters", "model", "params", "imputed.rna", "imputed.atac", "warnings",
-                      "versions"))
+                      "features.atac", "n.clusters", "batch.levels", "model", "params", "imputed.rna", "imputed.atac",
+                      "imputed.atac.threshold", "warnings", "versions"))
+  expect_identical(res$imputed.atac.threshold, 0.1)
   expect_identical(dim(res$embedding), c(300L, 5L))
   expect_identical(rownames(res$embedding), colnames(rna))
-  expect_identical(levels(res$clusters), as.character(1:4))
-  expect_identical(res$n.clusters, 4L)
-  expect_identical(dim(res$probabilities), c(300L, 4L))
+  k <- res$n.clusters # (the 4 mixture components, merged where cluster_resolution says)
+  expect_identical(res$params$n_clusters, 4L)
+  expect_true(k >= 1L && k <= 4L)
+  expect_identical(levels(res$clusters), as.character(seq_len(k)))
+  expect_identical(dim(res$probabilities), c(300L, k))
   expect_identical(dimnames(res$imputed.rna), list(c("Gad1", "Gad2"), colnames(rna)))
   # over the dense limit: sparse, only values >= 0.1 kept
   expect_s4_class(res$imputed.atac, "dgCMatrix")
@@ -133,6 +137,7 @@ test_that("RunSCMVP.default returns named results, is reproducible, and verbose 
   expect_identical(res2$clusters, res$clusters)
   expect_null(res2$imputed.rna)
   expect_true(is.matrix(res2$imputed.atac))
+  expect_null(res2$imputed.atac.threshold)
   expect_identical(dim(res2$imputed.atac), c(10L, 300L))
   kept <- as.matrix(res$imputed.atac[1:10, ])
   expect_gt(sum(kept != 0), 0)
@@ -146,8 +151,13 @@ test_that("RunSCMVP.default keeps the attention parts asked for, in the result a
   rna <- obj[["RNA"]]@counts
   atac <- obj[["ATAC"]]@counts[top_peaks(obj, 800), ]
   res <- RunSCMVP(rna, atac, n.clusters = 3, n.latent = 4, epochs = 2, impute = FALSE, attention = "gate",
-                  n_hidden = 12, seed.use = 2, verbose = FALSE)
+                  n_hidden = 12, seed.use = 2, patience = 3, weight_decay = 0, restore_best = TRUE, verbose = FALSE)
   expect_identical(unlist(res$params$attention), "gate")
+  # any setting of Python's ScMVPConfig passes through `...` by its name (R keeps no list of them)
+  expect_identical(res$params$patience, 3L)
+  expect_identical(res$params$weight_decay, 0)
+  expect_true(res$params$restore_best)
+  expect_identical(res$params$seed, 2L)
   expect_true(all(is.finite(res$embedding)))
   path <- tempfile(fileext = ".pt")
   SaveSCMVPModel(res, path)
@@ -156,4 +166,63 @@ test_that("RunSCMVP.default keeps the attention parts asked for, in the result a
   expect_identical(model$params$n_hidden, 12L)
   proj <- ProjectSCMVP(obj, model, verbose = FALSE)
   expect_equal(unname(SeuratObject::Embeddings(proj[["scmvp"]])), unname(res$embedding), tolerance = 1e-4)
+})
+
+test_that("R writes no model default: RunSCMVP's, ProjectSCMVP's and ImputeSCMVP's model arguments default to NULL", {
+  for (f in c("RunSCMVP.default", "RunSCMVP.Seurat")) {
+    args <- formals(utils::getFromNamespace(f, "scMVP"))
+    for (a in c("n.clusters", "n.latent", "epochs", "device", "seed.use")) {
+      expect_null(args[[a]], label = paste0(f, "(", a, ")"))
+    }
+    expect_true("..." %in% names(args))
+  }
+  expect_null(formals(ProjectSCMVP)$device)
+  expect_null(formals(ImputeSCMVP)$device)
+})
+
+test_that("one source of truth: RunSCMVP() with no settings and Python's ScMVP() give the same embedding", {
+  skip_if_no_scmvp()
+  obj <- example_object(600)
+  counts <- obj[["RNA"]]@counts
+  genes <- rownames(counts)[sort(order(-Matrix::rowSums(counts > 0))[1:300])]
+  rna <- counts[genes, ]
+  atac <- obj[["ATAC"]]@counts[top_peaks(obj, 2000), ]
+  expect_identical(dim(rna), c(300L, 600L))
+  expect_identical(dim(atac), c(2000L, 600L))
+  # on a GPU both run on the CPU (CUDA kernels do not repeat bit for bit); here "auto" is the CPU
+  on_gpu <- isTRUE(scmvp_config()$cuda)
+  res <- if (on_gpu) RunSCMVP(rna, atac, epochs = 3, device = "cpu", verbose = FALSE) else
+    RunSCMVP(rna, atac, epochs = 3, verbose = FALSE)
+  scmvp <- reticulate::import("scmvp", convert = FALSE)
+  cells_by_features <- function(m) reticulate::r_to_py(methods::as(Matrix::t(m), "RsparseMatrix")) # CSR
+  expect_true(grepl("csr", class(cells_by_features(rna))[1]))
+  model <- if (on_gpu) scmvp$ScMVP(verbose = FALSE, progress_bar = FALSE, device = "cpu") else
+    scmvp$ScMVP(verbose = FALSE, progress_bar = FALSE)
+  model <- model$fit(cells_by_features(rna), cells_by_features(atac), rna_features = as.list(rownames(rna)),
+                     atac_features = as.list(rownames(atac)), max_epochs = 3L)
+  emb <- reticulate::py_to_r(model$embedding())
+  expect_identical(dim(emb), dim(res$embedding))
+  expect_lt(max(abs(emb - unname(res$embedding))), 1e-4)
+  # the settings R's fit used are Python's defaults (K and the epochs aside) and Python's model's
+  defaults <- scmvp_defaults()
+  same <- setdiff(names(defaults), c("n_clusters", "max_epochs", if (on_gpu) "device"))
+  expect_identical(res$params[same], defaults[same])
+  expect_identical(res$params$max_epochs, 3L)
+  expect_identical(res$params$n_clusters, as.integer(reticulate::py_to_r(model$n_clusters_)))
+  info <- reticulate::py_to_r(scmvp_bridge()$model_info(model))
+  expect_identical(res$params, info$params)
+})
+
+test_that("scmvp_defaults() is Python's ScMVPConfig, with a line of help per setting", {
+  skip_if_no_scmvp()
+  d <- scmvp_defaults()
+  cfg <- reticulate::import("scmvp", convert = FALSE)$ScMVPConfig
+  expect_identical(d, reticulate::py_to_r(cfg$field_defaults()))
+  expect_true(all(c("n_latent", "n_clusters", "seed", "device", "max_epochs", "atac_weight", "modality") %in% names(d)))
+  expect_true("n_clusters" %in% names(d) && is.null(d$n_clusters))
+  h <- scmvp_defaults(help = TRUE)
+  expect_type(h, "character")
+  expect_identical(names(h), names(d))
+  expect_true(all(nzchar(h)))
+  expect_error(scmvp_defaults(help = NA), "help must be TRUE or FALSE")
 })

@@ -40,13 +40,52 @@ test_that("RunSCMVP.Seurat validates assays, counts, cells, batch and arguments"
   expect_scmvp_error(RunSCMVP(obj, atac.features = "chr1-1-2"), "atac.features are not in the ATAC assay")
   expect_scmvp_error(RunSCMVP(obj, impute.rna.features = "Gad1", rna.features = setdiff(rownames(obj), "Gad1")),
                      "impute.rna.features are not in the RNA features used")
-  expect_scmvp_error(RunSCMVP(obj, n_hiden = 64), "unknown argument n_hiden; model settings are n_hidden")
+  expect_scmvp_error(RunSCMVP(obj, n.hidden = 64), "unknown argument n.hidden; model settings go by their Python names")
+  expect_scmvp_error(RunSCMVP(obj, n_latent = 4), "n_latent is set by the argument n.latent; pass n.latent = 4 instead of n_latent =")
+  expect_scmvp_error(RunSCMVP(obj, max_epochs = 2), "max_epochs is set by the argument epochs")
+  expect_scmvp_error(scMVP:::.check_settings(list(64)), "extra arguments must be model settings named as in Python")
+  expect_scmvp_error(RunSCMVP(obj, seed.use = -1), "seed.use must be a whole number between 0 and")
+  expect_scmvp_error(RunSCMVP(obj, n.latent = 2.5), "n.latent must be a whole number at least 1 \\(or NULL\\)")
   expect_scmvp_error(RunSCMVP(obj, n_hidden = 3), "n_hidden must be a whole number at least 8")
   expect_scmvp_error(RunSCMVP(obj, modality = "protein"), "modality must be")
+  expect_scmvp_error(RunSCMVP(obj, modality = "rna", impute = "atac"),
+                     "impute = \"atac\" asks for ATAC imputation but modality = \"rna\" trains no ATAC view; use impute = \"rna\"")
   expect_scmvp_error(RunSCMVP(obj, cycle = "atac"), "cycle must be TRUE .*\"rna\" .*or FALSE, not \"atac\"")
   expect_scmvp_error(RunSCMVP(obj, attention = NA), "attention must be TRUE, FALSE or some of \"rna_mask\"")
   expect_scmvp_error(RunSCMVP(obj, attention = c("gate", "mask")), "attention must be TRUE, FALSE .*not a vector of length 2")
   expect_identical(obj, before)
+})
+
+test_that("model settings in ... go by Python's names, checked against Python's list", {
+  skip_if_no_scmvp()
+  obj <- example_object(200)
+  before <- obj
+  err <- expect_scmvp_error(RunSCMVP(obj, n_hiden = 64), "unknown argument n_hiden \\(did you mean n_hidden\\?\\); the model settings for `...` are .*n_hidden")
+  # the list is Python's (every ScMVPConfig field but those RunSCMVP has arguments for)
+  listed <- strsplit(sub(" \\(see scmvp_defaults.*$", "", sub("^.*are ", "", conditionMessage(err))), ", ")[[1]]
+  expect_setequal(listed, setdiff(names(scmvp_defaults()), c("n_clusters", "n_latent", "max_epochs", "device", "seed")))
+  expect_scmvp_error(RunSCMVP(obj, n_latnt = 4), "did you mean n.latent\\?")
+  expect_scmvp_error(RunSCMVP(obj, patience = 2.5), "patience must be a whole number")
+  expect_scmvp_error(RunSCMVP(obj, restore_best = "yes"), "restore_best must be TRUE or FALSE")
+  expect_scmvp_error(RunSCMVP(obj, weight_decay = "a"), "weight_decay must be one number")
+  expect_identical(obj, before)
+})
+
+test_that("single-view models need only their view's counts; a missing view names the fix", {
+  obj <- example_object(200)
+  no_atac <- obj
+  no_atac[["ATAC"]] <- NULL
+  expect_scmvp_error(RunSCMVP(no_atac), "assay 'ATAC' is not in the object \\(assays: RNA\\); pass atac.assay = one of them, or modality = \"rna\" to train on the RNA alone")
+  expect_scmvp_error(RunSCMVP(no_atac, modality = "atac"), "assay 'ATAC' is not in the object \\(assays: RNA\\); pass atac.assay = one of them\\.$")
+  rna <- obj[["RNA"]]@counts
+  expect_scmvp_error(RunSCMVP(rna), "the ATAC matrix is missing; pass atac = <peak counts \\(features x cells\\)>, or modality = \"rna\"")
+  expect_scmvp_error(RunSCMVP(NULL, obj[["ATAC"]]@counts), "the RNA matrix is missing; pass the RNA counts as the first argument, or modality = \"atac\"")
+  expect_scmvp_error(RunSCMVP(NULL, obj[["ATAC"]]@counts, modality = "atac", impute.rna.features = "Gad1"),
+                     "impute.rna.features is given but the model has no RNA view")
+  # the unused view is neither read nor checked
+  bad_atac <- obj
+  bad_atac[["ATAC"]] <- SeuratObject::CreateAssayObject(counts = obj[["ATAC"]]@counts * 0.5)
+  expect_scmvp_error(RunSCMVP(bad_atac, modality = "rna", n.clusters = 1000), "n.clusters must be a whole number between 1 and 200")
 })
 
 test_that("RunSCMVP.Seurat refuses data that are not raw counts, and empty cells", {
@@ -111,6 +150,8 @@ test_that("ProjectSCMVP and the model functions validate before Python", {
   expect_scmvp_error(SaveSCMVPModel(obj, tempfile()), "the reference has no reduction 'scmvp'")
   expect_scmvp_error(ClusterAgreement(1:3, 1:2), "same, non-zero length")
   expect_scmvp_error(install_scmvp(source = tempdir()), "cannot find the scmvp Python package source.*install_scmvp\\(source =")
+  expect_scmvp_error(install_scmvp(pip.args = NA_character_), "pip.args must be a character vector")
+  expect_scmvp_error(install_scmvp(dependencies = "no"), "dependencies must be TRUE or FALSE")
   expect_scmvp_error(ReadSCMVPExample(tempdir()), "is not a paired dataset folder")
 })
 
