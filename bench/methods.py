@@ -33,6 +33,11 @@ METHODS = {
     "scmvp_normal_prior": ("scmvp", None),
     "scmvp_cycle_rna": ("scmvp", None),
     "scmvp_multivi_features": ("scmvp", None),
+    "scmvp_atac_weight_002": ("scmvp", None),
+    "scmvp_atac_weight_02": ("scmvp", None),
+    "scmvp_atac_weight_1": ("scmvp", None),
+    "scmvp_atac_weight_features": ("scmvp", None),
+    "scmvp_latent_20": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -104,6 +109,31 @@ def scmvp_normal_prior(data, seed, threads):
 
 def scmvp_cycle_rna(data, seed, threads):
     return _scmvp(data, seed, threads, cycle="rna")
+
+
+# ---- the balance of the two likelihoods and the latent size (the default atac_weight is 0.05)
+
+
+def scmvp_atac_weight_002(data, seed, threads):
+    return _scmvp(data, seed, threads, atac_weight=0.02)
+
+
+def scmvp_atac_weight_02(data, seed, threads):
+    return _scmvp(data, seed, threads, atac_weight=0.2)
+
+
+def scmvp_atac_weight_1(data, seed, threads):
+    return _scmvp(data, seed, threads, atac_weight=1.0)
+
+
+def scmvp_atac_weight_features(data, seed, threads):
+    """The feature-count rule: ATAC weight = genes / peaks (at most 1), so each view's
+    likelihood sums over the same number of effective features."""
+    return _scmvp(data, seed, threads, atac_weight=min(1.0, data.rna.shape[1] / data.atac.shape[1]))
+
+
+def scmvp_latent_20(data, seed, threads):
+    return _scmvp(data, seed, threads, n_latent=20)
 
 
 def scmvp_multivi_features(data, seed, threads):

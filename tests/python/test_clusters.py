@@ -58,5 +58,6 @@ def test_model_clusters_follow_the_resolution(paired, tmp_path):
     loaded = ScMVP.load(tmp_path / "m.pt")
     np.testing.assert_array_equal(loaded.component_graph_, model.component_graph_)
     np.testing.assert_array_equal(loaded.clusters(rna, atac), model.clusters())
+    assert ScMVP(cluster_resolution=False).config.cluster_resolution is None  # R: FALSE = no merging
     with pytest.raises(ValueError, match="cluster_resolution must be a number"):
         ScMVP(cluster_resolution=-1)
