@@ -61,6 +61,7 @@ def _scmvp(data, seed, threads, device="cpu", **params):
     return {
         "embedding": model.embedding(),
         "clusters": model.clusters(),
+        "components": model.component_probabilities().argmax(1),
         "epochs": len(hist["loss"]),
         "info": {"n_clusters": int(model.n_clusters_), **{k: v for k, v in params.items()}},
     }

@@ -2,7 +2,7 @@
 
     python bench/run_one.py --dataset DIR --method scmvp_joint --seed 0 --out bench/results
 
-Writes OUT/<dataset>/<method>/seed<S>.npz (embedding, optional graph and model clusters) and
+Writes OUT/<dataset>/<method>/seed<S>.npz (embedding, optional graph, model clusters and components) and
 seed<S>.json (cost: fit wall and CPU seconds, peak RSS, epochs, import time, settings). The fit
 clock starts after the imports and the data loading. Scoring is done separately (score.py).
 """
@@ -83,8 +83,9 @@ def main(argv=None) -> int:
     out = Path(args.out) / Path(args.dataset).name / args.method
     out.mkdir(parents=True, exist_ok=True)
     arrays = {"embedding": np.asarray(res["embedding"], dtype=np.float32)}
-    if res.get("clusters") is not None:
-        arrays["clusters"] = np.asarray(res["clusters"])
+    for key in ("clusters", "components"):  # scMVP: merged clusters, and mixture components
+        if res.get(key) is not None:
+            arrays[key] = np.asarray(res[key])
     if res.get("graph") is not None:
         g = sp.csr_matrix(res["graph"])
         arrays.update(graph_data=g.data, graph_indices=g.indices, graph_indptr=g.indptr)
