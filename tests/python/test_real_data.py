@@ -6,6 +6,7 @@ against the published ``cell_type``. Thresholds sit a little below what was meas
 using both views.
 """
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,3 +63,33 @@ def test_joint_embedding_recovers_published_cell_types_and_beats_rna_only(snare)
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(labels, joint.clusters()) > GMM_ARI_MIN
+
+
+PBMC = Path(__file__).resolve().parents[3] / "shared" / "data" / "pbmc_multiome_2k"
+
+
+@pytest.mark.skipif(not PBMC.is_dir(), reason="needs ../shared/data/pbmc_multiome_2k beside the repository (CI has it)")
+def test_pbmc_multiome_joint_beats_rna_only_and_its_clusters_follow_the_cell_types():
+    """10x Multiome PBMC (2,000 cells, 14 types), where ATAC carries cell-type signal: the joint
+    embedding beats the model's own RNA-only mode, and the merged clusters are close to the
+    KMeans partition. Measured at seed 0 (2 threads): joint KMeans ARI / NMI 0.725 / 0.831,
+    RNA-only 0.687 / 0.808, merged clusters ARI 0.68 (3 seeds: 0.739 / 0.834, 0.685 / 0.808,
+    0.71; bench/RESULTS.md)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from scmvp.io import read_mtx_dir
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    d = read_mtx_dir(PBMC)
+    labels = d.cells["cell_type"].astype(str).to_numpy()
+    joint = scmvp.ScMVP(seed=0, verbose=False, progress_bar=False).fit(d.rna, d.atac, rna_features=d.genes,
+                                                                       atac_features=d.peaks)
+    rna_only = scmvp.ScMVP(seed=0, modality="rna", verbose=False, progress_bar=False).fit(d.rna, None, rna_features=d.genes)
+    ari_j, nmi_j = _scores(joint.embedding(), labels)
+    ari_r, nmi_r = _scores(rna_only.embedding(), labels)
+    clusters = joint.clusters()
+    print(f"joint ARI {ari_j:.3f} NMI {nmi_j:.3f}; rna ARI {ari_r:.3f} NMI {nmi_r:.3f}; "
+          f"clusters ARI {adjusted_rand_score(labels, clusters):.3f} ({len(set(clusters))} clusters)")
+    assert ari_j > 0.69 and nmi_j > 0.80
+    assert ari_j > ari_r + 0.01 and nmi_j > nmi_r
+    assert adjusted_rand_score(labels, clusters) > 0.62 and 8 <= len(set(clusters)) <= 24
