@@ -89,8 +89,8 @@ class ScMVPConfig:
     # ---- model
     n_latent: int = field(default=10, metadata=_help("latent dimensions"))
     n_clusters: Optional[int] = field(default=None, metadata=_help("mixture components K (None: estimated from the data)"))
-    # 0.5: on both bundled-format datasets and every model variant measured, merging at 0.5 scored a
-    # higher ARI than at 0.7-1.0 (bench/RESULTS.md, "Clusters")
+    # 0.5: on both datasets in ../shared/data and every model variant measured, merging at 0.5
+    # scored a higher ARI than at 0.8-1.0 (bench/RESULTS.md, "Why clusters merge mixture components")
     cluster_resolution: Optional[float] = field(
         default=0.5, metadata=_help("modularity resolution for merging components into clusters (None or False: no merging)"))
     n_hidden: int = field(default=128, metadata=_help("hidden width (a multiple of 8 with the ATAC self-attention)"))
