@@ -150,10 +150,11 @@ class ScMVP:
                               progress_bar=self.progress_bar, callback=callback)
         self._train_data = data
         out = self.transform()
-        self.component_graph_ = component_graph(
-            out["embedding"], out["component_probabilities"].argmax(1), self.n_clusters_, seed=cfg.seed)
+        components = out["component_probabilities"].argmax(1)
+        self.component_graph_ = component_graph(out["embedding"], components, self.n_clusters_, seed=cfg.seed)
         if self.verbose:
-            print(f"scMVP: {len(np.unique(self.clusters()))} clusters from {self.n_clusters_} mixture components "
+            n = len(np.unique(self.cluster_map()[components]))
+            print(f"scMVP: {n} clusters from {self.n_clusters_} mixture components "
                   f"(cluster_resolution={cfg.cluster_resolution}).")
         return self
 
