@@ -132,7 +132,7 @@ class ScMVPConfig:
         set_("seed", _integer("seed", self.seed, 0))
         if self.modality not in ("joint", "rna", "atac"):
             raise ValueError(f"modality must be 'joint', 'rna' or 'atac', got {self.modality!r}.")
-        if self.cycle not in (True, False, "rna") or isinstance(self.cycle, (int, float)) and not isinstance(self.cycle, bool):
+        if not (isinstance(self.cycle, (bool, np.bool_)) or self.cycle == "rna"):
             raise ValueError(f"cycle must be True (re-encode both imputed views), 'rna' (the imputed RNA only) or False, got {self.cycle!r}.")
         set_("cycle", self.cycle if self.cycle == "rna" else bool(self.cycle))
         if self.prior not in ("gmm", "normal"):
