@@ -7,7 +7,9 @@
 #' `chr-start-end`, as Signac names them) and the cell table as meta.data. No Python is used.
 #'
 #' @param dir The folder; default the bundled data.
-#' @param n.cells Keep a random sample of this many cells (all when `NULL`).
+#' @param n.cells Keep a random sample of this many cells. When `NULL`, the environment variable
+#'   `SCMVP_EXAMPLE_CELLS` gives the number if it is set (the README's examples are tested that
+#'   way, so that they run in seconds), else every cell is kept.
 #' @param seed Seed of the sample.
 #' @return A Seurat object.
 #' @export
@@ -16,6 +18,13 @@
 #' obj
 ReadSCMVPExample <- function(dir = system.file("extdata", "snare_adult_cortex", package = "scMVP"),
                              n.cells = NULL, seed = 1) {
+  if (is.null(n.cells) && nzchar(Sys.getenv("SCMVP_EXAMPLE_CELLS"))) {
+    n.cells <- suppressWarnings(as.integer(Sys.getenv("SCMVP_EXAMPLE_CELLS")))
+    if (is.na(n.cells) || n.cells < 1) {
+      .abort("scMVP: SCMVP_EXAMPLE_CELLS=", Sys.getenv("SCMVP_EXAMPLE_CELLS"), " is not a positive cell count; ",
+             "set it to e.g. 300, or unset it to read every cell.")
+    }
+  }
   need <- c("rna.mtx.gz", "atac.mtx.gz", "genes.tsv", "peaks.tsv", "cells.tsv")
   if (!.is_string(dir) || !all(file.exists(file.path(dir, need)))) {
     .abort("scMVP: ", .show(dir), " is not a paired dataset folder; it needs ", paste(need, collapse = ", "), ".")

@@ -80,11 +80,27 @@ def example_dir() -> Path:
     )
 
 
+#: Environment variable: a cell count that :func:`load_example` (and R's ``ReadSCMVPExample()``)
+#: sample when not given one, so that the README's examples run in seconds (tests/python/test_readme.py).
+EXAMPLE_CELLS_ENV = "SCMVP_EXAMPLE_CELLS"
+
+
 def load_example(n_cells: Optional[int] = None, seed: int = 0):
     """The bundled SNARE-seq adult mouse cortex data: ``(rna, atac, cells, genes, peaks)``.
 
-    ``n_cells`` draws a random subset of cells (stratification-free) for quick examples.
+    ``n_cells`` draws a random subset of cells (stratification-free) for quick examples; when it
+    is not given, the environment variable ``SCMVP_EXAMPLE_CELLS`` (if set) gives it.
+
+    >>> rna, atac, cells, genes, peaks = load_example(n_cells=100)
+    >>> rna.shape[0], atac.shape[0], len(cells)
+    (100, 100, 100)
     """
+    if n_cells is None and os.environ.get(EXAMPLE_CELLS_ENV):
+        value = os.environ[EXAMPLE_CELLS_ENV]
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{EXAMPLE_CELLS_ENV}={value!r} is not a positive cell count; set it to e.g. 300, "
+                             "or unset it to load every cell.")
+        n_cells = int(value)
     d = read_mtx_dir(example_dir())
     if n_cells is not None and n_cells < d.rna.shape[0]:
         idx = np.sort(np.random.default_rng(seed).choice(d.rna.shape[0], n_cells, replace=False))
