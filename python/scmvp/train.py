@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import math
 import sys
+import warnings
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -51,6 +52,13 @@ _NAN_HELP = (
 )
 
 
+_INTERRUPTED = (
+    "scMVP: training was interrupted after {done} of {max_epochs} epochs. The model keeps what it "
+    "learned until then and can be used (embedding, clusters, imputation, save); fit again to train "
+    "for the full schedule."
+)
+
+
 def _check_finite(value: torch.Tensor, epoch: int) -> None:
     if not torch.isfinite(value):
         raise FloatingPointError(_NAN_HELP.format(value=float(value.detach()), epoch=epoch))
@@ -69,7 +77,11 @@ def train(
     callback: Optional[Callback] = None,
 ) -> Dict[str, List[float]]:
     """Fit ``module`` in place for at most ``max_epochs`` epochs with the training settings of
-    ``config``; returns the per-epoch loss history (terms by name)."""
+    ``config``; returns the per-epoch loss history (terms by name).
+
+    An interrupt (Ctrl-C, i.e. ``KeyboardInterrupt``, also raised by ``callback``) ends training
+    with a warning that says after how many epochs; the module is then finished as after an
+    early stop (mixture fitted if the warm-up did not end, evaluation mode), so it can be used."""
     from tqdm.auto import tqdm
 
     seed = config.seed
@@ -91,53 +103,59 @@ def train(
     live = progress_bar and _interactive()
     lines = lines_progress() if progress_bar and not live else None
     bar = tqdm(range(1, max_epochs + 1), desc="scMVP", unit="epoch", disable=not live, leave=False)
-    for epoch in bar:
-        in_warmup = epoch <= warm
-        sums: Dict[str, float] = {}
-        n_seen = 0
-        for pos in iterate(len(train_idx), config.batch_size, True, rng):
-            idx = train_idx[pos]
-            beta = min(1.0, (step + 1) / warm_steps) if in_warmup else 1.0
-            out = module.loss(
-                data.inputs(idx, device),
-                beta=beta,
-                use_gmm=not in_warmup,
-                cycle_weight=0.0 if in_warmup else config.cycle_weight,
-            )
-            _check_finite(out.loss, epoch)
-            opt.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
-            opt.step()
-            step += 1
-            for k, v in out.scalars().items():
-                sums[k] = sums.get(k, 0.0) + v * len(idx)
-            n_seen += len(idx)
-        record = {k: v / n_seen for k, v in sums.items()}
-        if n_val:
-            record["validation_loss"] = _validation_loss(module, data, val_idx, device, config, in_warmup)
-        record["epoch"] = epoch
-        _append(history, record, epoch)
-        bar.set_postfix(loss=f"{record['loss']:.1f}", refresh=False)
-        if lines is not None:
-            lines(epoch, max_epochs, record)
-        if callback is not None:
-            callback(epoch, max_epochs, record)
+    try:
+        for epoch in bar:
+            in_warmup = epoch <= warm
+            sums: Dict[str, float] = {}
+            n_seen = 0
+            for pos in iterate(len(train_idx), config.batch_size, True, rng):
+                idx = train_idx[pos]
+                beta = min(1.0, (step + 1) / warm_steps) if in_warmup else 1.0
+                out = module.loss(
+                    data.inputs(idx, device),
+                    beta=beta,
+                    use_gmm=not in_warmup,
+                    cycle_weight=0.0 if in_warmup else config.cycle_weight,
+                )
+                _check_finite(out.loss, epoch)
+                opt.zero_grad(set_to_none=True)
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+                opt.step()
+                step += 1
+                for k, v in out.scalars().items():
+                    sums[k] = sums.get(k, 0.0) + v * len(idx)
+                n_seen += len(idx)
+            record = {k: v / n_seen for k, v in sums.items()}
+            if n_val:
+                record["validation_loss"] = _validation_loss(module, data, val_idx, device, config, in_warmup)
+            record["epoch"] = epoch
+            _append(history, record, epoch)
+            bar.set_postfix(loss=f"{record['loss']:.1f}", refresh=False)
+            if lines is not None:
+                lines(epoch, max_epochs, record)
+            if callback is not None:
+                callback(epoch, max_epochs, record)
 
-        if epoch == warm and module.prior_kind == "gmm" and not bool(module.prior.initialised):
-            module.prior.initialise(*posterior_moments(module, data, device), seed=seed)
-        if not in_warmup and n_val and config.early_stopping:
-            score = record["validation_loss"]
-            if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
-                best, stale = score, 0
-                if config.restore_best:
-                    best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    if verbose:
-                        print(f"scMVP: early stopping at epoch {epoch} (best held-out loss {best:.2f}).")
-                    break
+            if epoch == warm and module.prior_kind == "gmm" and not bool(module.prior.initialised):
+                module.prior.initialise(*posterior_moments(module, data, device), seed=seed)
+            if not in_warmup and n_val and config.early_stopping:
+                score = record["validation_loss"]
+                if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
+                    best, stale = score, 0
+                    if config.restore_best:
+                        best_state = copy.deepcopy(module.state_dict())
+                else:
+                    stale += 1
+                    if stale >= config.patience:
+                        if verbose:
+                            print(f"scMVP: early stopping at epoch {epoch} (best held-out loss {best:.2f}).")
+                        break
+    except KeyboardInterrupt:
+        # Ctrl-C in Python, or an R interrupt, which reticulate raises as KeyboardInterrupt. An
+        # optimiser step is one call into torch, so the weights are those of the last whole step.
+        warnings.warn(_INTERRUPTED.format(done=len(history.get("loss", [])), max_epochs=max_epochs),
+                      RuntimeWarning, stacklevel=3)
     bar.close()
     if best_state is not None:
         module.load_state_dict(best_state)

@@ -1,0 +1,73 @@
+"""Interrupting a fit (Ctrl-C) ends training cleanly: a warning says after how many epochs, and the
+model is usable with the epochs done."""
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import scmvp
+
+
+def _interrupt_at(stop_epoch):
+    def callback(epoch, max_epochs, record):
+        if epoch == stop_epoch:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+@pytest.mark.parametrize("stop_epoch", [1, 5])  # during the warm-up (mixture not yet fitted) and after it
+def test_interrupt_keeps_a_usable_model(paired, tmp_path, stop_epoch):
+    rna, atac, genes, peaks, _ = paired
+    model = scmvp.ScMVP(n_clusters=3, n_hidden=16, seed=0, verbose=False, progress_bar=False)
+    with pytest.warns(RuntimeWarning, match=rf"interrupted after {stop_epoch} of 8 epochs"):
+        model.fit(rna, atac, rna_features=genes, atac_features=peaks, max_epochs=8, early_stopping=False,
+                  callback=_interrupt_at(stop_epoch))
+    assert len(model.history_["loss"]) == stop_epoch
+    z = model.embedding()
+    assert z.shape == (rna.shape[0], 10) and np.isfinite(z).all()
+    assert model.cluster_probabilities().shape[0] == rna.shape[0]
+    assert not model.module.training
+    model.save(tmp_path / "m.pt")
+    np.testing.assert_allclose(scmvp.ScMVP.load(tmp_path / "m.pt").embedding(rna, atac, rna_features=genes,
+                                                                               atac_features=peaks), z, atol=1e-5)
+
+
+def test_ctrl_c_in_a_process_stops_training_and_keeps_the_model():
+    """A real SIGINT, as Ctrl-C in a terminal sends it, to a process in the middle of fit()."""
+    code = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        import torch, scmvp
+        from synthetic import make_paired
+        torch.set_num_threads(1)
+        rna, atac, genes, peaks, _ = make_paired()
+        model = scmvp.ScMVP(n_clusters=3, n_hidden=16, seed=0, verbose=False, progress_bar=False)
+        def report(epoch, max_epochs, record):
+            print("epoch", epoch, flush=True)
+        model.fit(rna, atac, rna_features=genes, atac_features=peaks, max_epochs=100000, early_stopping=False,
+                  callback=report)
+        print("done", len(model.history_["loss"]), model.embedding().shape, flush=True)
+    """)
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent)
+    proc = subprocess.Popen([sys.executable, "-c", code, here], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for line in proc.stdout:
+            if line.strip() == "epoch 3":
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    done = [line for line in out.splitlines() if line.startswith("done")]
+    assert done and done[0].endswith("(300, 10)"), out
+    epochs = int(done[0].split()[1])
+    assert 3 <= epochs < 100000
+    assert f"interrupted after {epochs} of 100000 epochs" in err
