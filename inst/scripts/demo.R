@@ -33,6 +33,29 @@ reset_peak_rss <- function() {
   invisible(ok)
 }
 
+# A DimPlot for a slide: the colours of `scmvp demo` (scanpy's palettes, from scmvp.plots), a
+# legend with each group's name and number of cells, and the names on the clusters (label = TRUE)
+# with a white outline, moved apart by ggrepel.
+slide_dimplot <- function(obj, group, title) {
+  values <- as.character(obj[[group, drop = TRUE]])
+  groups <- unique(values)
+  num <- suppressWarnings(as.numeric(groups))
+  groups <- if (!anyNA(num)) groups[order(num)] else sort(groups)
+  cols <- stats::setNames(unlist(reticulate::import("scmvp.plots")$categorical_palette(length(groups))), groups)
+  counts <- table(factor(values, levels = groups))
+  obj[[group]] <- factor(values, levels = groups)
+  p <- DimPlot(obj, reduction = "umap_scmvp", group.by = group, cols = cols, label = TRUE, repel = TRUE,
+               label.size = 3, pt.size = 0.2, shuffle = TRUE, seed = 0)
+  labels <- p$layers[[length(p$layers)]]  # the names on the clusters (ggrepel)
+  labels$geom_params$bg.colour <- "white"
+  labels$geom_params$bg.r <- 0.15
+  suppressMessages(p + ggplot2::scale_colour_manual(
+    values = cols, labels = sprintf("%s (%s)", groups, formatC(as.vector(counts), format = "d", big.mark = ",")),
+    name = sprintf("%d groups (cells)", length(groups))
+  )) + ggplot2::guides(colour = ggplot2::guide_legend(override.aes = list(size = 2.5), ncol = if (length(groups) > 26) 2 else 1)) +
+    ggplot2::labs(title = title, x = "UMAP 1", y = "UMAP 2") + ggplot2::theme(plot.title = ggplot2::element_text(face = "plain"))
+}
+
 t_all <- proc.time()[["elapsed"]]
 obj <- ReadSCMVPExample()
 cat(sprintf("scMVP demo (R): %d cells, %d genes, %d peaks from the bundled SNARE-seq adult cortex data\n",
@@ -48,8 +71,8 @@ fit_s <- proc.time()[["elapsed"]] - t0
 mem_peak <- peak_rss_mb()
 red <- obj[["scmvp"]]
 misc <- SeuratObject::Misc(red)
-cat(sprintf("scMVP: RunSCMVP took %.0f s (%d epochs, K = %d); peak memory of the R process %s: %.0f MB\n",
-            fit_s, length(misc$history$loss), misc$n.clusters,
+cat(sprintf("scMVP: RunSCMVP took %.0f s (%d epochs, %d clusters from K = %d mixture components); peak memory of the R process %s: %.0f MB\n",
+            fit_s, length(misc$history$loss), misc$n.clusters, misc$params$n_clusters,
             if (reset) "during RunSCMVP" else "(whole run)", mem_peak))
 
 emb <- SeuratObject::Embeddings(red)
@@ -61,11 +84,12 @@ km_scores <- ClusterAgreement(labels, km)
 cat(sprintf("scMVP: KMeans (k=%d) ARI %.3f  NMI %.3f; mixture clusters ARI %.3f  NMI %.3f\n",
             length(unique(labels)), km_scores[["ARI"]], km_scores[["NMI"]], scores[["ARI"]], scores[["NMI"]]))
 
+# the same seed as the fit and as `scmvp demo`, so that both halves of the demo can be compared
 obj <- RunUMAP(obj, reduction = "scmvp", dims = seq_len(ncol(emb)), reduction.name = "umap_scmvp",
-               reduction.key = "scmvpUMAP_", seed.use = 42, verbose = FALSE)
-p <- DimPlot(obj, reduction = "umap_scmvp", group.by = c("scmvp_clusters", "cell_type"), label = TRUE,
-             repel = TRUE, label.size = 3) & Seurat::NoLegend()
-png(file.path(out, "umap.png"), width = 1600, height = 780, res = 110)
+               reduction.key = "scmvpUMAP_", seed.use = misc$params$seed, verbose = FALSE)
+p <- slide_dimplot(obj, "cell_type", "published labels (cell_type)") +
+  slide_dimplot(obj, "scmvp_clusters", sprintf("scMVP clusters (%d mixture components merged)", misc$params$n_clusters))
+png(file.path(out, "umap.png"), width = 2300, height = 900, res = 150)
 print(p)
 invisible(dev.off())
 

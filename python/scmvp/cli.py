@@ -4,8 +4,10 @@
     scmvp demo -o OUT_DIR          # fit on the bundled SNARE-seq adult cortex data
 
 DATA is a folder in the layout of ``inst/extdata/snare_adult_cortex`` or a 10x Multiome
-``filtered_feature_bc_matrix.h5``. OUT_DIR receives embedding.tsv, clusters.tsv,
-history.tsv, model.pt, loss.png, umap.png and, when labels exist, metrics.json (ARI/NMI).
+``filtered_feature_bc_matrix.h5``. OUT_DIR receives embedding.tsv, clusters.tsv, history.tsv,
+model.pt, metrics.json (ARI/NMI when labels exist), loss.png (the warm-up and an early stop
+marked) and umap.png (the published labels, when they exist, and the scMVP clusters side by side
+on the same UMAP; :mod:`scmvp.plots`).
 """
 from __future__ import annotations
 
@@ -68,8 +70,10 @@ def _fit(args) -> int:
         out / "clusters.tsv", sep="\t", index=False)
     pd.DataFrame(model.history_).to_csv(out / "history.tsv", sep="\t", index=False)
     model.save(out / "model.pt")
-    plot_loss(model.history_, out / "loss.png")
-    colourings = {"scMVP clusters": clusters}
+    cfg = model.trained_config
+    max_epochs = cfg.epochs_for(data.rna.shape[0])
+    plot_loss(model.history_, out / "loss.png", warmup_epochs=cfg.warmup_epochs(max_epochs), max_epochs=max_epochs)
+    colourings = {}
     metrics = {"fit_seconds": round(fit_s, 1), "epochs": len(model.history_["loss"]), "n_clusters": model.n_clusters_}
     if args.label_column and args.label_column in data.cells:
         labels = data.cells[args.label_column].astype(str).values
@@ -77,7 +81,8 @@ def _fit(args) -> int:
         metrics.update(clustering_scores(z, labels, clusters, model.seed))
         print(f"scMVP: KMeans (k={metrics['n_labels']}) ARI {metrics['kmeans_ari']:.3f}  NMI {metrics['kmeans_nmi']:.3f}; "
               f"mixture clusters ARI {metrics['cluster_ari']:.3f}  NMI {metrics['cluster_nmi']:.3f}")
-    plot_umap(umap_coordinates(z, model.seed), colourings, out / "umap.png")
+    colourings[f"scMVP clusters ({model.n_clusters_} mixture components merged)"] = clusters
+    plot_umap(umap_coordinates(z, model.seed), colourings, out / "umap.png", seed=model.seed)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"scMVP: fitted in {fit_s:.0f} s ({metrics['epochs']} epochs); wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return 0
