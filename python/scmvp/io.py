@@ -20,9 +20,11 @@ import scipy.sparse as sp
 
 from .data import ScMVPInputError
 
-__all__ = ["PairedData", "read_mtx_dir", "example_dir", "load_example", "read_10x_h5", "fit_anndata", "fit_mudata"]
+__all__ = ["PairedData", "read_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "fit_anndata",
+           "fit_mudata"]
 
 EXAMPLE = "snare_adult_cortex"
+EXAMPLE_10X_H5 = "pbmc_multiome_500/filtered_feature_bc_matrix.h5"
 
 
 @dataclass
@@ -65,19 +67,32 @@ def read_mtx_dir(path) -> PairedData:
     return PairedData(rna, atac, genes, peaks, cells)
 
 
-def example_dir() -> Path:
-    """Folder of the bundled SNARE-seq adult cortex data (env ``SCMVP_EXAMPLE_DIR`` overrides)."""
-    env = os.environ.get("SCMVP_EXAMPLE_DIR")
-    candidates = [Path(env)] if env else []
+def _bundled(relative: str, override: Optional[str] = None) -> Path:
+    """A file or folder of the bundled data (inst/extdata), or ``override`` when given."""
     here = Path(__file__).resolve().parent
-    candidates += [here.parents[1] / "inst" / "extdata" / EXAMPLE, here / "extdata" / EXAMPLE]
+    candidates = [Path(override)] if override else []
+    candidates += [here.parents[1] / "inst" / "extdata" / relative, here / "extdata" / relative]
     for c in candidates:
-        if (c / "rna.mtx.gz").exists():
+        if c.exists():
             return c
     raise FileNotFoundError(
         "The bundled example data were not found (looked in: " + ", ".join(map(str, candidates)) + "). "
-        "Install scmvp from the repository (pip install -e .) or set SCMVP_EXAMPLE_DIR."
+        "Install scmvp from the repository (pip install -e .)"
+        + (" or set SCMVP_EXAMPLE_DIR." if relative == EXAMPLE else ".")
     )
+
+
+def example_dir() -> Path:
+    """Folder of the bundled SNARE-seq adult cortex data (env ``SCMVP_EXAMPLE_DIR`` overrides)."""
+    return _bundled(EXAMPLE, os.environ.get("SCMVP_EXAMPLE_DIR"))
+
+
+def example_10x_h5() -> Path:
+    """A small bundled 10x Multiome ``filtered_feature_bc_matrix.h5``: 500 human PBMCs (2,500
+    genes, 5,000 peaks; ``inst/extdata/pbmc_multiome_500``, made by
+    ``inst/scripts/make_pbmc_10x_h5.py``). Their published cell types are in ``cell_types.tsv``
+    beside it."""
+    return _bundled(EXAMPLE_10X_H5)
 
 
 #: Environment variable: a cell count that :func:`load_example` (and R's ``ReadSCMVPExample()``)
@@ -109,7 +124,16 @@ def load_example(n_cells: Optional[int] = None, seed: int = 0):
 
 
 def read_10x_h5(path) -> PairedData:
-    """Read a 10x Multiome ``filtered_feature_bc_matrix.h5`` (Gene Expression + Peaks)."""
+    """Read a 10x Multiome ``filtered_feature_bc_matrix.h5`` (Cell Ranger ARC: Gene Expression
+    and Peaks features in one matrix) as cells x genes and cells x peaks CSR counts.
+
+    Returns a :class:`PairedData`: ``rna``, ``atac``, ``genes`` and ``peaks`` (the feature
+    names; peaks ``chr:start-end``) and ``cells`` (column ``barcode``).
+
+    >>> d = read_10x_h5(example_10x_h5())
+    >>> d.rna.shape, d.atac.shape, d.peaks[0]
+    ((500, 2500), (500, 5000), 'chr1:633793-634264')
+    """
     import h5py
 
     with h5py.File(path, "r") as f:
