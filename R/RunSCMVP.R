@@ -28,9 +28,12 @@
 #'
 #' **Feature defaults.** RNA: the assay's `VariableFeatures()` when set, else all genes. Peaks:
 #' the ATAC assay's `VariableFeatures()` when set (e.g. by `Signac::FindTopFeatures()`), else all
-#' peaks with counts in at least one cell; when these are more than `max.peaks` (100,000), the
-#' `max.peaks` peaks accessible in the most cells. Features without counts in any selected cell
-#' are dropped by the model (reported in the result).
+#' peaks with counts in at least one cell. The model then applies the Python package's feature
+#' settings to what it is given, as Python's `ScMVP.fit()` does: `max_peaks` (`max.peaks` here;
+#' default in [scmvp_defaults()], 100,000) keeps the peaks accessible in the most cells, and
+#' `n_top_genes` (through `...`; default `NULL`, all genes) keeps the most variable genes by
+#' Seurat's `"vst"` rule on counts. Features without counts in any selected cell are dropped by
+#' the model (reported in the result).
 #'
 #' **Model settings.** Every default of the model lives in one place, the Python package's
 #' `scmvp.ScMVPConfig`: an argument left `NULL` (`n.clusters`, `n.latent`, `epochs`, `device`,
@@ -148,7 +151,8 @@ RunSCMVP.default <- function(object, atac = NULL, batch = NULL, n.clusters = NUL
 #'   ChromatinAssay works). Counts are read from their `counts` layer. A single-view model
 #'   (`modality = "rna"` or `"atac"`) needs only its assay.
 #' @param rna.features,atac.features Features to train on; see Details for the defaults.
-#' @param max.peaks Most peaks used when `atac.features` is `NULL` and no variable features are set.
+#' @param max.peaks Most peaks to train on, those accessible in the most cells (the setting
+#'   `max_peaks`; `NULL`: its default, see Details).
 #' @param reduction.name,reduction.key Name and key of the DimReduc to add.
 #' @param cluster.name meta.data column for the cluster assignment.
 #' @param imputed.rna.assay,imputed.atac.assay Names of the imputed assays to add.
@@ -159,7 +163,7 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
                             cluster.name = "scmvp_clusters", impute = TRUE,
                             imputed.rna.assay = "scmvpRNA", imputed.atac.assay = "scmvpATAC",
                             impute.rna.features = NULL, impute.atac.features = NULL,
-                            impute.threshold = NULL, max.peaks = 1e5, device = NULL, seed.use = NULL,
+                            impute.threshold = NULL, max.peaks = NULL, device = NULL, seed.use = NULL,
                             verbose = getOption("scMVP.verbose", TRUE), ...) {
   # ---- validation (R only; the object is not touched until the model has been fitted)
   modality <- list(...)$modality
@@ -185,7 +189,8 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
   .check_string(cluster.name, "cluster.name", "scmvp_clusters")
   impute.views <- .check_impute(impute)
   .check_impute_views(impute, impute.views, modality)
-  .check_count(max.peaks, "max.peaks", min = 1)
+  .check_count(max.peaks, "max.peaks", min = 1, null.ok = TRUE)
+  if (!is.null(max.peaks) && !is.null(list(...)$max_peaks)) .abort("scMVP: give max.peaks or max_peaks, not both.")
   clash <- intersect(reduction.name, assays)
   if (length(clash)) .abort("scMVP: reduction.name '", clash, "' is the name of an assay; choose another name.")
   imputing <- intersect(impute.views, views)
@@ -212,7 +217,7 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
   }
   if ("atac" %in% views) {
     atac <- .seurat_counts(object, atac.assay, "ATAC")
-    atac.use <- .choose_atac_features(object, atac.assay, atac, atac.features, max.peaks)
+    atac.use <- .choose_atac_features(object, atac.assay, atac, atac.features)
     if (!identical(atac.use, rownames(atac))) atac <- atac[atac.use, , drop = FALSE]
     .check_counts(atac, paste0("ATAC assay '", atac.assay, "'"), fix)
   }
@@ -238,7 +243,7 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
   res <- RunSCMVP.default(rna, atac, batch = batch.values, n.clusters = n.clusters, n.latent = n.latent, epochs = epochs,
                           impute = impute, impute.rna.features = impute.rna.features,
                           impute.atac.features = impute.atac.features, impute.threshold = impute.threshold,
-                          device = device, seed.use = seed.use, verbose = verbose, ...)
+                          device = device, seed.use = seed.use, verbose = verbose, max_peaks = max.peaks, ...)
   used <- assay.of[.views_of(res$params$modality)]
   object <- .scmvp_write(object, res, reduction.name = reduction.name, reduction.key = reduction.key,
                          cluster.name = cluster.name, assays = used, batch = batch,
@@ -273,8 +278,8 @@ RunSCMVP.Seurat <- function(object, rna.assay = "RNA", atac.assay = "ATAC", rna.
   out <- fit$result
   dropped <- c(setdiff(rownames(rna), out$features.rna), setdiff(rownames(atac), out$features.atac))
   if (length(dropped)) {
-    .inform(verbose, "scMVP: ", length(dropped), " features without counts in these cells were not used (e.g. ",
-            paste(utils::head(dropped, 3), collapse = ", "), ").")
+    .inform(verbose, "scMVP: ", length(dropped), " features were not used: without counts in these cells, or beyond ",
+            "the settings n_top_genes / max_peaks (e.g. ", paste(utils::head(dropped, 3), collapse = ", "), ").")
   }
   .inform(verbose, sprintf("scMVP: trained in %.0f s (%d epochs, K = %d mixture components, %d clusters).",
                            proc.time()[["elapsed"]] - t0, length(out$history$loss), out$params$n_clusters, out$n.clusters))

@@ -121,17 +121,15 @@
   unique(features)
 }
 
-.choose_atac_features <- function(object, assay, counts, features, max.peaks) {
+.choose_atac_features <- function(object, assay, counts, features) {
   if (!is.null(features)) {
     .check_features(features, rownames(counts), "atac.features", paste0("ATAC assay '", assay, "'"))
     return(unique(features))
   }
   vf <- intersect(.variable_features(object, assay), rownames(counts))
   if (length(vf)) return(rownames(counts)[rownames(counts) %in% vf])
-  ncells <- Matrix::rowSums(.as_dgc(counts) > 0)
-  keep <- which(ncells > 0)
-  if (length(keep) > max.peaks) keep <- sort(keep[order(-ncells[keep])][seq_len(max.peaks)])
-  rownames(counts)[keep]
+  # peaks with counts; the model keeps the most accessible of them (its max_peaks setting)
+  rownames(counts)[Matrix::rowSums(.as_dgc(counts) > 0) > 0]
 }
 
 # ------------------------------------------------------------------ the counts a stored model takes

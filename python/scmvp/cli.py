@@ -89,7 +89,17 @@ def _fit(args) -> int:
 
 
 def _setting_type(name: str, default):
-    """argparse type of a setting, from its default (and, for the switches, its values)."""
+    """argparse type of a setting, from its default (and, for the switches, its values); a
+    setting that may be None (``ScMVPConfig.optional_settings()``) also takes ``none``."""
+    from .config import ScMVPConfig
+
+    base = _base_type(name, default)
+    if name not in ScMVPConfig.optional_settings():
+        return base
+    return lambda v: None if v.lower() == "none" else base(v)
+
+
+def _base_type(name: str, default):
     if name == "attention":
         return lambda v: {"true": True, "false": False}.get(v.lower(), tuple(p for p in v.split(",") if p))
     if name == "cycle":
@@ -98,7 +108,7 @@ def _setting_type(name: str, default):
         return lambda v: {"true": True, "false": False}[v.lower()]
     if isinstance(default, float):
         return float
-    if isinstance(default, int) or name in ("n_clusters", "max_epochs"):
+    if isinstance(default, int) or name in ("n_clusters", "max_epochs", "n_top_genes"):
         return int
     return str
 
@@ -107,19 +117,23 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     """One option per ScMVPConfig setting, with its default and help from there."""
     from .config import ScMVPConfig
 
-    group = parser.add_argument_group("model and training settings (scmvp.ScMVPConfig)")
+    group = parser.add_argument_group(
+        "model and training settings (scmvp.ScMVPConfig)",
+        "each defaults to the value shown; a setting whose help mentions None takes 'none'")
     helps = ScMVPConfig.field_help()
     for name, default in ScMVPConfig.field_defaults().items():
         shown = ",".join(default) if isinstance(default, list) else default
-        group.add_argument(f"--{name.replace('_', '-')}", dest=f"setting_{name}", default=None, metavar="VALUE",
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"setting_{name}", default=argparse.SUPPRESS, metavar="VALUE",
                            type=_setting_type(name, default), help=helps[name].replace("%", "%%") + ("" if default is None else f" (default: {shown})"))
-    group.add_argument("--epochs", dest="setting_max_epochs", type=int, default=None, metavar="N", help="the same as --max-epochs")
+    group.add_argument("--epochs", dest="setting_max_epochs", type=int, default=argparse.SUPPRESS, metavar="N",
+                       help="the same as --max-epochs")
 
 
 def _config_from_args(args):
     from .config import ScMVPConfig
 
-    given = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_") and v is not None}
+    # only the options given are in args (their default is argparse.SUPPRESS), so 'none' stays None
+    given = {k[len("setting_"):]: v for k, v in vars(args).items() if k.startswith("setting_")}
     return ScMVPConfig(**given)
 
 

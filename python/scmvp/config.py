@@ -69,6 +69,14 @@ class ScMVPConfig:
         the latent space (bench/RESULTS.md).
     dropout : dropout rate of the encoder and decoder blocks.
 
+    Features
+    --------
+    n_top_genes : train on this many variable genes (Seurat's "vst" on counts,
+        :func:`scmvp.features.variable_genes`); ``None`` keeps every gene given (R passes the
+        assay's ``VariableFeatures()`` when set, AnnData helpers ``var["highly_variable"]``).
+    max_peaks : train on at most this many peaks, those accessible in the most cells
+        (:func:`scmvp.features.accessible_peaks`); ``None`` keeps every peak.
+
     Training
     --------
     max_epochs : most epochs; ``None`` scales them with the cells (:func:`default_max_epochs`).
@@ -103,6 +111,9 @@ class ScMVPConfig:
     gate: str = field(default="sigmoid", metadata=_help("form of the cluster gate: 'sigmoid' or 'softmax'"))
     atac_weight: float = field(default=0.05, metadata=_help("weight of the ATAC likelihood next to the RNA one"))
     dropout: float = field(default=0.1, metadata=_help("dropout rate"))
+    # ---- features
+    n_top_genes: Optional[int] = field(default=None, metadata=_help("variable genes to train on (None: every gene given)"))
+    max_peaks: Optional[int] = field(default=100_000, metadata=_help("most peaks to train on, the most accessible (None: all)"))
     # ---- training
     max_epochs: Optional[int] = field(default=None, metadata=_help("most epochs (None: scaled with the cells)"))
     batch_size: int = field(default=128, metadata=_help("minibatch size"))
@@ -126,7 +137,7 @@ class ScMVPConfig:
         for name, minimum in (("n_latent", 1), ("n_hidden", 8), ("batch_size", 2), ("max_warmup_epochs", 1),
                               ("patience", 1)):
             set_(name, _integer(name, getattr(self, name), minimum))
-        for name in ("n_clusters", "max_epochs"):
+        for name in ("n_clusters", "max_epochs", "n_top_genes", "max_peaks"):
             if getattr(self, name) is not None:
                 set_(name, _integer(name, getattr(self, name), 1))
         set_("seed", _integer("seed", self.seed, 0))
@@ -209,6 +220,11 @@ class ScMVPConfig:
     def field_defaults(cls) -> Dict[str, Any]:
         """Each setting's default, as :meth:`to_dict` writes it."""
         return cls().to_dict()
+
+    @classmethod
+    def optional_settings(cls) -> Tuple[str, ...]:
+        """The settings that may be ``None`` (each one's meaning of None is in the docstring)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if str(f.type).startswith("Optional"))
 
     @classmethod
     def field_help(cls) -> Dict[str, str]:

@@ -163,9 +163,20 @@ def _counts(adata, layer: Optional[str]):
     return adata.layers[layer]
 
 
+def _variable(adata):
+    """``adata`` restricted to ``var["highly_variable"]`` when that column is set (as scanpy's
+    and muon's feature selection leave it; R's ``RunSCMVP`` reads ``VariableFeatures()`` alike)."""
+    if "highly_variable" not in adata.var or not adata.var["highly_variable"].astype(bool).any():
+        return adata
+    return adata[:, adata.var["highly_variable"].astype(bool).values]
+
+
 def fit_anndata(rna, atac, model=None, layer: Optional[str] = None, batch_key: Optional[str] = None, **fit_kwargs):
     """Fit on two AnnData objects (same cells) and write the results into both.
 
+    Trains on the features flagged in ``.var["highly_variable"]`` when that column is set (e.g.
+    by ``scanpy.pp.highly_variable_genes(flavor="seurat_v3")``), else on all of them; the
+    model's ``n_top_genes`` and ``max_peaks`` settings then apply (:mod:`scmvp.features`).
     Adds ``.obsm["X_scmvp"]``, ``.obs["scmvp_cluster"]`` (categorical) and
     ``.obs["scmvp_cluster_prob"]``. Returns the trained :class:`scmvp.ScMVP`.
     """
@@ -175,8 +186,9 @@ def fit_anndata(rna, atac, model=None, layer: Optional[str] = None, batch_key: O
     check_pair(rna.X, atac.X, list(rna.obs_names), list(atac.obs_names))
     model = model or ScMVP()
     batch = None if batch_key is None else rna.obs[batch_key].astype(str).values
-    model.fit(_counts(rna, layer), _counts(atac, layer), batch=batch, rna_features=list(rna.var_names),
-              atac_features=list(atac.var_names), **fit_kwargs)
+    rna_use, atac_use = _variable(rna), _variable(atac)
+    model.fit(_counts(rna_use, layer), _counts(atac_use, layer), batch=batch, rna_features=list(rna_use.var_names),
+              atac_features=list(atac_use.var_names), **fit_kwargs)
     z, probs = model.embedding(), model.cluster_probabilities()
     for ad in (rna, atac):
         ad.obsm["X_scmvp"] = z

@@ -16,6 +16,7 @@ from . import __version__
 from .clusters import component_graph, merge_components
 from .config import ScMVPConfig
 from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matrix
+from .features import select_matrix
 from .inference import CellData, impute, posterior_moments
 from .module import ScMVPModule
 from .prior import estimate_n_clusters
@@ -121,8 +122,10 @@ class ScMVP:
             cfg = cfg.replace(**{k: v for k, v in (("max_epochs", max_epochs), ("early_stopping", early_stopping))
                                  if v is not None})
         self._check_views(rna, atac)
-        rna_m = prepare_matrix(rna, rna_features, "rna", verbose=self.verbose) if self._uses("rna") else None
-        atac_m = prepare_matrix(atac, atac_features, "atac", verbose=self.verbose) if self._uses("atac") else None
+        rna_m, atac_m = (
+            select_matrix(prepare_matrix(x, names, view, verbose=self.verbose), view, cfg.n_top_genes,
+                          cfg.max_peaks, self.verbose) if self._uses(view) else None
+            for view, x, names in (("rna", rna, rna_features), ("atac", atac, atac_features)))
         n = check_pair(rna_m.X if rna_m else None, atac_m.X if atac_m else None)
         self.batch_categories_ = self.component_graph_ = None  # a refit forgets the earlier fit
         onehot = self._batch_onehot(batch, n, fit=True)
@@ -397,7 +400,9 @@ class ScMVP:
                 f"({__version__}) reads ({FORMAT_VERSION}). Upgrade scmvp."
             )
         if state["format_version"] >= 2:
-            config = ScMVPConfig.from_dict(state["config"])
+            # files written before the feature settings existed trained on every feature given;
+            # the features a model uses are stored with it, so these settings change nothing here
+            config = ScMVPConfig.from_dict({"n_top_genes": None, "max_peaks": None, **state["config"]})
         else:
             # version 1 kept the model settings only: training settings (which do not change a
             # trained model) take today's defaults, a missing model setting its old value
