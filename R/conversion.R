@@ -174,6 +174,17 @@
   list(py = model, result = result)
 }
 
+# A 10x Multiome .h5 read by scmvp.io.read_10x_h5: list(rna, atac), features x cells dgCMatrix
+# with names (gene names made unique, as Seurat's reader does).
+.py_read_10x_h5 <- function(file, what = "scMVP") {
+  scmvp_bridge()
+  io <- reticulate::import("scmvp.io", convert = FALSE)
+  d <- .py_call(io$read_10x_h5(normalizePath(file)), what)
+  cells <- .py_to_chr(.item(d$cells, "barcode")$tolist())
+  list(rna = Matrix::t(.py_to_dgc(d$rna, list(cells, make.unique(.py_to_chr(d$genes))))),
+       atac = Matrix::t(.py_to_dgc(d$atac, list(cells, .py_to_chr(d$peaks)))))
+}
+
 # A Python model from its bytes (R's raw vector). device NULL: Python's default.
 .py_model <- function(raw, device = NULL, what = "scMVP") {
   br <- scmvp_bridge()

@@ -41,7 +41,6 @@ ReadSCMVPExample <- function(dir = system.file("extdata", "snare_adult_cortex", 
     .abort("scMVP: the matrices in ", dir, " do not match genes.tsv, peaks.tsv and cells.tsv; check the files.")
   }
   barcodes <- if ("barcode" %in% names(cells)) cells$barcode else paste0("cell", seq_len(nrow(cells)))
-  peaks <- sub("^([^:]+):([0-9]+)-([0-9]+)$", "\\1-\\2-\\3", peaks)
   dimnames(rna) <- list(genes, barcodes)
   dimnames(atac) <- list(peaks, barcodes)
   rownames(cells) <- barcodes
@@ -55,6 +54,57 @@ ReadSCMVPExample <- function(dir = system.file("extdata", "snare_adult_cortex", 
     atac <- atac[, keep, drop = FALSE]
     cells <- cells[keep, , drop = FALSE]
   }
+  .paired_object(rna, atac, cells)
+}
+
+#' Read a 10x Multiome filtered_feature_bc_matrix.h5 as a Seurat object
+#'
+#' Reads the `filtered_feature_bc_matrix.h5` that Cell Ranger ARC writes for a 10x Multiome
+#' experiment (Gene Expression and Peaks features in one matrix) and returns a Seurat object with
+#' the raw counts in the assays `RNA` and `ATAC` (peaks named `chr-start-end`, as Signac names
+#' them), ready for [RunSCMVP()]. With the hdf5r package installed, the file is read by
+#' `Seurat::Read10X_h5()`; without it, by the scmvp Python package (`scmvp.io.read_10x_h5`), so
+#' hdf5r is not needed.
+#'
+#' @param file The `.h5` file; default a small bundled one: 500 human PBMCs, 2,500 genes and
+#'   5,000 peaks (`extdata/pbmc_multiome_500`, with their published cell types in
+#'   `cell_types.tsv` beside it).
+#' @param reader `"auto"` (Seurat's reader when hdf5r is installed, else Python's), `"seurat"`
+#'   or `"scmvp"`.
+#' @return A Seurat object with the assays `RNA` and `ATAC`.
+#' @export
+#' @examples
+#' if (scmvp_available()) {
+#'   obj <- ReadSCMVP10x()
+#'   obj
+#' }
+ReadSCMVP10x <- function(file = system.file("extdata", "pbmc_multiome_500", "filtered_feature_bc_matrix.h5",
+                                            package = "scMVP"),
+                         reader = c("auto", "seurat", "scmvp")) {
+  reader <- match.arg(reader)
+  if (!.is_string(file) || !file.exists(file)) {
+    .abort("scMVP: ", .show(file), " is not a file; give the path of a Cell Ranger ARC filtered_feature_bc_matrix.h5.")
+  }
+  if (reader == "auto") reader <- if (requireNamespace("hdf5r", quietly = TRUE)) "seurat" else "scmvp"
+  if (reader == "seurat") {
+    if (!requireNamespace("Seurat", quietly = TRUE) || !requireNamespace("hdf5r", quietly = TRUE)) {
+      .abort("scMVP: reader = \"seurat\" needs the Seurat and hdf5r packages; install them or use reader = \"scmvp\".")
+    }
+    m <- Seurat::Read10X_h5(file)
+    if (!is.list(m) || !all(c("Gene Expression", "Peaks") %in% names(m))) {
+      .abort("scMVP: ", file, " needs both 'Gene Expression' and 'Peaks' features, as a 10x Multiome file has.")
+    }
+    m <- list(rna = m[["Gene Expression"]], atac = m[["Peaks"]])
+  } else {
+    m <- .py_read_10x_h5(file, "ReadSCMVP10x")
+  }
+  .paired_object(.as_dgc(m$rna), .as_dgc(m$atac))
+}
+
+# A Seurat object from features x cells RNA and ATAC counts (peaks renamed chr-start-end) and
+# an optional cell table (rows named by cell).
+.paired_object <- function(rna, atac, cells = NULL) {
+  rownames(atac) <- sub("^([^:]+):([0-9]+)-([0-9]+)$", "\\1-\\2-\\3", rownames(atac))
   obj <- SeuratObject::CreateSeuratObject(counts = rna, assay = "RNA", meta.data = cells)
   obj[["ATAC"]] <- SeuratObject::CreateAssayObject(counts = atac)
   obj
