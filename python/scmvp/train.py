@@ -154,8 +154,9 @@ def train(
     except KeyboardInterrupt:
         # Ctrl-C in Python, or an R interrupt, which reticulate raises as KeyboardInterrupt. An
         # optimiser step is one call into torch, so the weights are those of the last whole step.
+        # stacklevel: the caller of train(), past the two decorators' frames
         warnings.warn(_INTERRUPTED.format(done=len(history.get("loss", [])), max_epochs=max_epochs),
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
     bar.close()
     if best_state is not None:
         module.load_state_dict(best_state)

@@ -71,3 +71,39 @@ def test_ctrl_c_in_a_process_stops_training_and_keeps_the_model():
     epochs = int(done[0].split()[1])
     assert 3 <= epochs < 100000
     assert f"interrupted after {epochs} of 100000 epochs" in err
+
+
+@pytest.mark.slow
+def test_interrupt_in_r_keeps_the_session_and_the_model(tmp_path):
+    """An interrupt (SIGINT, as Ctrl-C sends it) to R during RunSCMVP: reticulate raises it in
+    Python as KeyboardInterrupt, training ends, and RunSCMVP returns the model trained so far."""
+    import os
+    import shutil
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript is not installed")
+    script = tmp_path / "interrupt.R"
+    script.write_text(textwrap.dedent("""
+        suppressPackageStartupMessages(library(scMVP))
+        obj <- ReadSCMVPExample(n.cells = 300, seed = 1)
+        obj <- RunSCMVP(obj, epochs = 100000L, early_stopping = FALSE, n.clusters = 4L, verbose = TRUE)
+        cat("alive; epochs", length(SeuratObject::Misc(obj[["scmvp"]])$history$loss),
+            "; cells", nrow(SeuratObject::Embeddings(obj, "scmvp")), "\\n")
+    """))
+    env = dict(os.environ, SCMVP_PYTHON=sys.executable)
+    proc = subprocess.Popen([rscript, "--vanilla", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=tmp_path)
+    try:
+        for line in proc.stderr:  # R's progress lines are messages (stderr)
+            if line.startswith("scMVP: epoch 1/"):
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "alive; epochs" in out and "; cells 300" in out, out + err
+    epochs = int(out.split("alive; epochs")[1].split(";")[0])
+    assert 1 <= epochs < 100000
+    assert f"training was interrupted after {epochs} of 100000 epochs" in err
