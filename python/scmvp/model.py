@@ -116,6 +116,10 @@ class ScMVP:
         ``max_epochs`` and ``early_stopping`` override the config's for this fit; ``callback``
         is called after each epoch with (epoch, max_epochs, losses by name). A new fit starts
         from scratch: the features, batches and K of an earlier fit are forgotten.
+
+        Ctrl-C (``KeyboardInterrupt``; in R, an interrupt during ``RunSCMVP()``) ends training
+        after the current step with a warning that says how many epochs were done; the model is
+        then finished and usable, as after an early stop.
         """
         cfg = self.config
         if max_epochs is not None or early_stopping is not None:
