@@ -37,7 +37,7 @@ METHODS = {
     "scmvp_atac_weight_02": ("scmvp", None),
     "scmvp_atac_weight_1": ("scmvp", None),
     "scmvp_atac_weight_features": ("scmvp", None),
-    "scmvp_latent_20": ("scmvp", None),
+    "scmvp_latent_10": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -112,7 +112,7 @@ def scmvp_cycle_rna(data, seed, threads):
     return _scmvp(data, seed, threads, cycle="rna")
 
 
-# ---- the balance of the two likelihoods and the latent size (the default atac_weight is 0.05)
+# ---- the balance of the two likelihoods and the latent size (defaults: atac_weight 0.05, n_latent 20)
 
 
 def scmvp_atac_weight_002(data, seed, threads):
@@ -133,8 +133,9 @@ def scmvp_atac_weight_features(data, seed, threads):
     return _scmvp(data, seed, threads, atac_weight=min(1.0, data.rna.shape[1] / data.atac.shape[1]))
 
 
-def scmvp_latent_20(data, seed, threads):
-    return _scmvp(data, seed, threads, n_latent=20)
+def scmvp_latent_10(data, seed, threads):
+    """10 latent dimensions: the default before 20 (the cortex ablations ran at this size)."""
+    return _scmvp(data, seed, threads, n_latent=10)
 
 
 def scmvp_multivi_features(data, seed, threads):

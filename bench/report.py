@@ -125,7 +125,7 @@ def plot(runs, figdir: Path):
             for yi, v in zip(y, vals):
                 ax.scatter(v, [yi] * len(v), color="black", s=10, zorder=3)
             ax.set_title(title)
-            if key == "fit_s":
+            if key == "fit_s" and any(x > 0 for v in vals for x in v):  # no clean run: no log axis
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlapped
         axes[0].set_yticks(np.arange(len(order)), order)

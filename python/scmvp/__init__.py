@@ -1,7 +1,7 @@
 """scMVP: a multi-view deep generative model for paired single-cell RNA + ATAC data.
 
 >>> import scmvp
->>> model = scmvp.ScMVP(n_latent=10)      # then model.fit(rna, atac), model.embedding(), ...
+>>> model = scmvp.ScMVP(n_latent=20)      # then model.fit(rna, atac), model.embedding(), ...
 """
 __version__ = "0.1.0"
 

@@ -55,7 +55,7 @@ class ScMVP:
     >>> model = scmvp.ScMVP(n_clusters=5, seed=0, verbose=False, progress_bar=False)
     >>> model = model.fit(rna, atac, rna_features=genes, atac_features=peaks, max_epochs=2)
     >>> model.embedding(rna, atac).shape
-    (300, 10)
+    (300, 20)
     """
 
     def __init__(self, config: Optional[ScMVPConfig] = None, *, verbose: bool = True, progress_bar: bool = True,

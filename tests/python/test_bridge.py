@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import scmvp
 from scmvp import ScMVPInputError, bridge
 
 
@@ -41,7 +42,7 @@ def test_caller_matrices_untouched(r_like):
         for a in (m.data, m.indices, m.indptr):
             a.setflags(write=False)  # R memory is read-only from Python
     out = bridge.fit(rna, atac, r_like[2], r_like[3], n_clusters=3, max_epochs=1, verbose=False, n_hidden=16)
-    assert out["embedding"].shape == (rna.shape[1], 10)
+    assert out["embedding"].shape == (rna.shape[1], scmvp.ScMVPConfig().n_latent)
     for m, b in zip((rna, atac), before):
         assert m.format == b.format and m.dtype == b.dtype and (m != b).nnz == 0
 

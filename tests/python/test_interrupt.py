@@ -28,7 +28,7 @@ def test_interrupt_keeps_a_usable_model(paired, tmp_path, stop_epoch):
                   callback=_interrupt_at(stop_epoch))
     assert len(model.history_["loss"]) == stop_epoch
     z = model.embedding()
-    assert z.shape == (rna.shape[0], 10) and np.isfinite(z).all()
+    assert z.shape == (rna.shape[0], model.n_latent) and np.isfinite(z).all()
     assert model.cluster_probabilities().shape[0] == rna.shape[0]
     assert not model.module.training
     model.save(tmp_path / "m.pt")
@@ -67,7 +67,7 @@ def test_ctrl_c_in_a_process_stops_training_and_keeps_the_model():
         proc.kill()
     assert proc.returncode == 0, err
     done = [line for line in out.splitlines() if line.startswith("done")]
-    assert done and done[0].endswith("(300, 10)"), out
+    assert done and done[0].endswith(f"(300, {scmvp.ScMVPConfig().n_latent})"), out
     epochs = int(done[0].split()[1])
     assert 3 <= epochs < 100000
     assert f"interrupted after {epochs} of 100000 epochs" in err

@@ -50,7 +50,7 @@ def test_read_mtx_dir_and_cli(tmp_path, paired):
     m = json.loads((out / "metrics.json").read_text())
     assert 0 <= m["kmeans_nmi"] <= 1 and m["epochs"] == 2
     emb = pd.read_csv(out / "embedding.tsv", sep="\t", index_col=0)
-    assert emb.shape == (rna.shape[0], 10) and emb.index[0] == "c0"
+    assert emb.shape == (rna.shape[0], scmvp.ScMVPConfig().n_latent) and emb.index[0] == "c0"
 
 
 def test_cli_reports_bad_folder(tmp_path, capsys):
@@ -87,6 +87,6 @@ def test_fit_anndata_and_mudata(paired):
     a_atac = anndata.AnnData(atac.astype(np.float32), obs=obs.copy(), var=pd.DataFrame(index=peaks))
     mdata = mudata.MuData({"rna": a_rna, "atac": a_atac})
     model = io.fit_mudata(mdata, scmvp.ScMVP(n_clusters=3, n_hidden=16, verbose=False, progress_bar=False), max_epochs=1)
-    assert mdata.obsm["X_scmvp"].shape == (rna.shape[0], 10)
+    assert mdata.obsm["X_scmvp"].shape == (rna.shape[0], scmvp.ScMVPConfig().n_latent)
     assert mdata["rna"].obs["scmvp_cluster"].nunique() <= 3
     np.testing.assert_allclose(mdata.obsm["X_scmvp"], model.embedding())

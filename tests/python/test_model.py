@@ -13,7 +13,7 @@ def test_outputs_shapes_dtypes(fitted, paired):
     rna, atac, genes, peaks, _ = paired
     n = rna.shape[0]
     z = fitted.embedding()
-    assert z.shape == (n, 10) and z.dtype == np.float32
+    assert z.shape == (n, ScMVPConfig().n_latent) and z.dtype == np.float32
     np.testing.assert_array_equal(fitted.embedding(rna, atac), z)  # same cells, same answer
     p = fitted.cluster_probabilities()
     assert p.shape == (n, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
@@ -115,7 +115,7 @@ def test_single_view_modes(paired, modality):
     m.fit(rna if modality == "rna" else None, atac if modality == "atac" else None, max_epochs=2)
     view = rna if modality == "rna" else atac
     z = m.embedding(view if modality == "rna" else None, view if modality == "atac" else None)
-    assert z.shape == (rna.shape[0], 10)
+    assert z.shape == (rna.shape[0], ScMVPConfig().n_latent)
     other = "atac" if modality == "rna" else "rna"
     with pytest.raises(ValueError, match="no " + other.upper()):
         getattr(m, f"impute_{other}")()
@@ -178,12 +178,12 @@ def test_cluster_gate_reads_the_mixture_without_training_it():
     z = torch.randn(8, 10)
     fitted_on = np.random.default_rng(0).normal(size=(90, 10))
     for prior in ("gmm", "normal"):
-        mod = ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, prior=prior)).train()
+        mod = ScMVPModule(20, 30, ScMVPConfig(n_latent=10, n_clusters=3, n_hidden=32, prior=prior)).train()
         torch.testing.assert_close(mod.gate_input(z), torch.full((8, 3), 1 / 3))
         mod.prior.initialise(fitted_on, seed=0)
         expected = mod.prior.log_q_c(z).exp() if prior == "gmm" else torch.full((8, 3), 1 / 3)
         torch.testing.assert_close(mod.gate_input(z), expected.detach())
-    mod = ScMVPModule(20, 30, ScMVPConfig(n_clusters=3, n_hidden=32, attention=True)).train()
+    mod = ScMVPModule(20, 30, ScMVPConfig(n_latent=10, n_clusters=3, n_hidden=32, attention=True)).train()
     mod.prior.initialise(fitted_on, seed=0)
     w = torch.randn(3, 8, 30)
     rho, rate, logits = mod.decode(z.requires_grad_(), None)
@@ -230,7 +230,7 @@ def test_batches(paired):
     batch = np.where(np.arange(rna.shape[0]) % 2, "s1", "s2")
     m = ScMVP(n_clusters=3, seed=0, **FAST).fit(rna, atac, batch=batch, max_epochs=2)
     assert m.batch_categories_ == ["s1", "s2"]
-    assert m.embedding(rna, atac, batch=batch).shape == (rna.shape[0], 10)
+    assert m.embedding(rna, atac, batch=batch).shape == (rna.shape[0], ScMVPConfig().n_latent)
     with pytest.raises(ScMVPInputError, match="batch="):
         m.embedding(rna, atac)
     with pytest.raises(ScMVPInputError, match="Unknown batch"):

@@ -120,7 +120,7 @@ test_that("ExportCicero exports the imputed probabilities of a fitted object, th
   x <- ExportCicero(obj, threshold = thr, verbose = FALSE)
   expect_identical(nrow(x$counts), sum(prob >= thr))
   expect_true(all(x$counts$count >= thr & x$counts$count <= 1))
-  expect_identical(ncol(x$reduced_coordinates), 10L)
+  expect_identical(ncol(x$reduced_coordinates), scmvp_defaults()$n_latent)
   expect_equal(x$reduced_coordinates, SeuratObject::Embeddings(obj[["scmvp"]])[rownames(x$reduced_coordinates), ])
   kept <- colnames(prob)[colSums(prob >= thr) > 0]
   expect_setequal(rownames(x$reduced_coordinates), kept)

@@ -15,10 +15,10 @@ test_that("max.peaks keeps the peaks accessible in the most cells, as max_peaks 
   skip_if_no_scmvp()
   obj <- example_object(300, seed = 11)
   fit <- RunSCMVP(obj, max.peaks = 1500, n.clusters = 4, epochs = 1, impute = FALSE, verbose = FALSE)
-  used <- Misc(fit[["scmvp"]])$features$atac
+  used <- SeuratObject::Misc(fit[["scmvp"]])$features$atac
   expect_identical(used, top_peaks(obj, 1500))
-  expect_identical(Misc(fit[["scmvp"]])$params$max_peaks, 1500L)
+  expect_identical(SeuratObject::Misc(fit[["scmvp"]])$params$max_peaks, 1500L)
   expect_error(RunSCMVP(obj, max.peaks = 10, max_peaks = 10, epochs = 1, verbose = FALSE), "max.peaks or max_peaks")
   genes <- RunSCMVP(obj, n_top_genes = 200, max.peaks = 1500, n.clusters = 4, epochs = 1, impute = FALSE, verbose = FALSE)
-  expect_length(Misc(genes[["scmvp"]])$features$rna, 200)
+  expect_length(SeuratObject::Misc(genes[["scmvp"]])$features$rna, 200)
 })

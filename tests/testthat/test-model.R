@@ -46,7 +46,7 @@ test_that("SaveSCMVPModel/LoadSCMVPModel round trip; missing features are report
   fewer <- query
   fewer[["RNA"]] <- SeuratObject::CreateAssayObject(counts = counts[setdiff(rownames(counts), genes[1:20]), ])
   expect_warning(p2 <- ProjectSCMVP(fewer, model, verbose = FALSE), "rna: 20 of [0-9]+ model features are missing and set to 0")
-  expect_identical(dim(SeuratObject::Embeddings(p2[["scmvp"]])), c(80L, 10L))
+  expect_identical(dim(SeuratObject::Embeddings(p2[["scmvp"]])), c(80L, scmvp_defaults()$n_latent))
 })
 
 test_that("a model trained with batches projects with batch labels and checks them", {

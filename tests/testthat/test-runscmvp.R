@@ -9,7 +9,7 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   red <- obj[["scmvp"]]
   expect_s4_class(red, "DimReduc")
   emb <- SeuratObject::Embeddings(red)
-  expect_identical(dim(emb), c(FIT_CELLS, 10L))
+  expect_identical(dim(emb), c(FIT_CELLS, scmvp_defaults()$n_latent))
   expect_identical(rownames(emb), cells)
   expect_identical(colnames(emb), paste0("SCMVP_", 1:10))
   expect_identical(SeuratObject::Key(red), "SCMVP_")
@@ -33,7 +33,7 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   expect_gt(length(misc$model), 1e5)
   # clusters are the K mixture components, merged as cluster_resolution says
   expect_gte(misc$params$n_clusters, k)
-  expect_identical(misc$params$n_latent, 10L)
+  expect_identical(misc$params$n_latent, scmvp_defaults()$n_latent)
   expect_identical(misc$assays, c(rna = "RNA", atac = "ATAC"))
   expect_null(misc$batch)
   expect_null(misc$batch.levels)
