@@ -34,7 +34,7 @@ test_that("SaveSCMVPModel/LoadSCMVPModel round trip; missing features are report
   expect_identical(model$model, SeuratObject::Misc(obj[["scmvp"]])$model)
   expect_identical(model$features, SeuratObject::Misc(obj[["scmvp"]])$features)
   expect_null(model$batch.levels)
-  expect_output(print(model), "scMVP model: 10 latent dimensions, K = [0-9]+ mixture components, [0-9]+ genes, 5000 peaks \\([0-9.]+ MB\\)")
+  expect_output(print(model), paste0("scMVP model: ", scmvp_defaults()$n_latent, " latent dimensions, K = [0-9]+ mixture components, [0-9]+ genes, 5000 peaks \\([0-9.]+ MB\\)"))
 
   query <- example_object(FIT_CELLS)[, 1:80]
   proj <- ProjectSCMVP(query, model, verbose = FALSE)
@@ -105,7 +105,7 @@ test_that("an RNA-only model works without any ATAC assay: fit, project, impute,
   model <- LoadSCMVPModel(path)
   expect_identical(model$modality, "rna")
   expect_identical(model$features$atac, character(0))
-  expect_output(print(model), "^scMVP model \\(RNA only\\): 10 latent dimensions, K = 4 mixture components, [0-9]+ genes \\([0-9.]+ MB\\)$")
+  expect_output(print(model), paste0("^scMVP model \\(RNA only\\): ", scmvp_defaults()$n_latent, " latent dimensions, K = 4 mixture components, [0-9]+ genes \\([0-9.]+ MB\\)$"))
   p2 <- ProjectSCMVP(query, model, verbose = FALSE)
   expect_equal(SeuratObject::Embeddings(p2[["scmvp"]]), SeuratObject::Embeddings(proj[["scmvp"]]), tolerance = 1e-5)
 })

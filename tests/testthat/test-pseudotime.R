@@ -21,7 +21,7 @@ test_that("RunSCMVPPseudotime stores a pseudotime for the lineage cells, rooted 
   info <- SeuratObject::Misc(res, slot = "scmvp_pseudotime")
   expect_identical(info$cells, cells)
   expect_identical(info$reduction, "scmvp")
-  expect_identical(info$dims, 1:10)
+  expect_identical(info$dims, seq_len(scmvp_defaults()$n_latent))
   expect_identical(unname(as.character(obj$cell_type_coarse[info$root])), "L2/3")
   expect_equal(unname(pt[info$root]), 0)
   # the rest of the object is unchanged

@@ -11,7 +11,7 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   emb <- SeuratObject::Embeddings(red)
   expect_identical(dim(emb), c(FIT_CELLS, scmvp_defaults()$n_latent))
   expect_identical(rownames(emb), cells)
-  expect_identical(colnames(emb), paste0("SCMVP_", 1:10))
+  expect_identical(colnames(emb), paste0("SCMVP_", seq_len(scmvp_defaults()$n_latent)))
   expect_identical(SeuratObject::Key(red), "SCMVP_")
   expect_true(SeuratObject::IsGlobal(red))
   expect_identical(SeuratObject::DefaultAssay(red), "RNA")
