@@ -9,10 +9,13 @@ two orders agree). ``ScMVPConfig.n_top_genes`` and ``ScMVPConfig.max_peaks`` say
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
+
+from .data import Matrix, ScMVPInputError
 
 __all__ = ["vst_variance", "variable_genes", "accessible_peaks", "select_features", "select_matrix"]
 
@@ -56,12 +59,14 @@ def vst_variance(counts: sp.csr_matrix) -> np.ndarray:
     sd = np.zeros(X.shape[1])
     sd[ok] = np.sqrt(expected)
     Xc = X.tocsc()
-    clip = np.sqrt(n)
-    for j in np.flatnonzero(ok):
-        vals = Xc.data[Xc.indptr[j]:Xc.indptr[j + 1]]
-        z = np.minimum((vals - mean[j]) / sd[j], clip)
-        n_zero = n - vals.size
-        out[j] = (np.sum(z * z) + n_zero * (mean[j] / sd[j]) ** 2) / (n - 1)
+    nnz = np.diff(Xc.indptr)
+    col = np.repeat(np.arange(X.shape[1]), nnz)  # the gene of each stored count
+    keep = ok[col]
+    z = np.minimum((Xc.data[keep] - mean[col[keep]]) / sd[col[keep]], np.sqrt(n))
+    nonzero_sq = np.bincount(col[keep], weights=z * z, minlength=X.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zero_sq = (n - nnz) * np.where(ok, mean / sd, 0.0) ** 2  # the zeros, standardised
+    out[ok] = (nonzero_sq[ok] + zero_sq[ok]) / (n - 1)
     return out
 
 
@@ -105,16 +110,13 @@ def select_features(counts: sp.csr_matrix, view: str, n_top_genes: Optional[int]
     return variable_genes(counts, limit) if view == "rna" else accessible_peaks(counts, limit)
 
 
-def select_matrix(m, view: str, n_top_genes: Optional[int], max_peaks: Optional[int], verbose: bool = True):
+def select_matrix(m: Matrix, view: str, n_top_genes: Optional[int], max_peaks: Optional[int],
+                  verbose: bool = True) -> Matrix:
     """A validated :class:`scmvp.data.Matrix` restricted to :func:`select_features`' columns.
 
     Raises :class:`scmvp.data.ScMVPInputError` when a cell has no counts left in the kept
     features (with the setting that would keep more).
     """
-    from dataclasses import replace
-
-    from .data import ScMVPInputError
-
     cols = select_features(m.X, view, n_top_genes, max_peaks)
     if cols.size == m.X.shape[1]:
         return m
