@@ -45,7 +45,7 @@
 #' }
 #' }
 RunSCMVPPseudotime <- function(object, cells = NULL, reduction = "scmvp", dims = NULL, root = NULL, root.by = NULL,
-                               pseudotime.name = "scmvp_pseudotime", k = NULL, seed.use = 42,
+                               pseudotime.name = "scmvp_pseudotime", k = NULL, seed.use = 0,
                                verbose = getOption("scMVP.verbose", TRUE)) {
   if (!methods::is(object, "Seurat")) .abort("scMVP: object must be a Seurat object, not ", class(object)[1], ".")
   .check_string(pseudotime.name, "pseudotime.name", "scmvp_pseudotime")
