@@ -100,6 +100,8 @@ def _setting_type(name: str, default):
 
 
 def _base_type(name: str, default):
+    from .config import ScMVPConfig
+
     if name == "attention":
         return lambda v: {"true": True, "false": False}.get(v.lower(), tuple(p for p in v.split(",") if p))
     if name == "cycle":
@@ -108,7 +110,7 @@ def _base_type(name: str, default):
         return lambda v: {"true": True, "false": False}[v.lower()]
     if isinstance(default, float):
         return float
-    if isinstance(default, int) or name in ("n_clusters", "max_epochs", "n_top_genes"):
+    if isinstance(default, int) or ScMVPConfig.__dataclass_fields__[name].type == "Optional[int]":
         return int
     return str
 

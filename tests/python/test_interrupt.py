@@ -19,6 +19,19 @@ def _interrupt_at(stop_epoch):
     return callback
 
 
+def _interrupt_when(proc, stream, seen, timeout):
+    """Send SIGINT to ``proc`` at the first line of ``stream`` for which ``seen(line)`` holds; then
+    wait for it to end and return its (stdout, stderr) rest."""
+    try:
+        for line in stream:
+            if seen(line):
+                proc.send_signal(signal.SIGINT)
+                break
+        return proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+
+
 @pytest.mark.parametrize("stop_epoch", [1, 5])  # during the warm-up (mixture not yet fitted) and after it
 def test_interrupt_keeps_a_usable_model(paired, tmp_path, stop_epoch):
     rna, atac, genes, peaks, _ = paired
@@ -57,14 +70,7 @@ def test_ctrl_c_in_a_process_stops_training_and_keeps_the_model():
     here = str(Path(__file__).resolve().parent)
     proc = subprocess.Popen([sys.executable, "-c", code, here], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
-        for line in proc.stdout:
-            if line.strip() == "epoch 3":
-                proc.send_signal(signal.SIGINT)
-                break
-        out, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
+    out, err = _interrupt_when(proc, proc.stdout, lambda line: line.strip() == "epoch 3", timeout=300)
     assert proc.returncode == 0, err
     done = [line for line in out.splitlines() if line.startswith("done")]
     assert done and done[0].endswith(f"(300, {scmvp.ScMVPConfig().n_latent})"), out
@@ -94,14 +100,8 @@ def test_interrupt_in_r_keeps_the_session_and_the_model(tmp_path):
     env = dict(os.environ, SCMVP_PYTHON=sys.executable)
     proc = subprocess.Popen([rscript, "--vanilla", str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=tmp_path)
-    try:
-        for line in proc.stderr:  # R's progress lines are messages (stderr)
-            if line.startswith("scMVP: epoch 1/"):
-                proc.send_signal(signal.SIGINT)
-                break
-        out, err = proc.communicate(timeout=600)
-    finally:
-        proc.kill()
+    # R's progress lines are messages (stderr)
+    out, err = _interrupt_when(proc, proc.stderr, lambda line: line.startswith("scMVP: epoch 1/"), timeout=600)
     assert proc.returncode == 0, err
     assert "alive; epochs" in out and "; cells 300" in out, out + err
     epochs = int(out.split("alive; epochs")[1].split(";")[0])
