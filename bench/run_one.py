@@ -17,24 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def cpu_model() -> str:
-    """The processor's model name with its family and model numbers (fit times are only
-    comparable on the same processor; two "AMD EPYC" machines differed by 1.6-1.7x)."""
-    try:
-        info = {}
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-        if "model name" in info:
-            extra = [f"{k} {info[k]}" for k in ("cpu family", "model") if k in info]
-            return info["model name"] + (f" ({', '.join(extra)})" if extra else "")
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
+from scmvp.runinfo import cpu_model  # noqa: E402
 
 
 def _cpu_seconds() -> float:

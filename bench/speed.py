@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_one import cpu_model  # noqa: E402
+from scmvp.runinfo import cpu_model  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time, torch

@@ -2,12 +2,19 @@
 
     scmvp fit DATA -o OUT_DIR [--epochs N] [--n-clusters K] [--label-column cell_type] ...
     scmvp demo -o OUT_DIR          # fit on the bundled SNARE-seq adult cortex data
+    python -m scmvp fit ...        # the same
+    torchrun --standalone --nproc_per_node=2 -m scmvp fit DATA -o OUT_DIR   # 2 processes
 
-DATA is a folder in the layout of ``inst/extdata/snare_adult_cortex`` or a 10x Multiome
-``filtered_feature_bc_matrix.h5``. OUT_DIR receives embedding.tsv, clusters.tsv, history.tsv,
-model.pt, metrics.json (ARI/NMI when labels exist), loss.png (the warm-up and an early stop
-marked) and umap.png (the published labels, when they exist, and the scMVP clusters side by side
-on the same UMAP; :mod:`scmvp.plots`).
+DATA is a folder in the layout of ``inst/extdata/snare_adult_cortex``, a 10x Multiome
+``filtered_feature_bc_matrix.h5`` or a MuData ``.h5mu`` (modalities ``rna`` and ``atac``, counts
+in ``X`` as CSR). The counts of an HDF5 file are streamed from disk (:mod:`scmvp.backed`) when
+``--stream yes``, or with ``auto`` when they hold more than :data:`STREAM_ABOVE_VALUES` stored
+values. OUT_DIR receives embedding.tsv, clusters.tsv, history.tsv, model.pt, run.json (cells,
+features, epochs, fit seconds, peak RSS, bytes read, device, processes, processor, versions:
+:mod:`scmvp.runinfo`), metrics.json (ARI/NMI when labels exist), loss.png (the warm-up and an early
+stop marked) and umap.png (the published labels, when they exist, and the scMVP clusters side by
+side on the same UMAP; :mod:`scmvp.plots`). With several processes (:mod:`scmvp.distributed`),
+rank 0 writes them.
 """
 from __future__ import annotations
 
@@ -42,25 +49,63 @@ def clustering_scores(z: np.ndarray, labels, clusters, seed: int = 0) -> dict:
     }
 
 
-def _read(path: Path):
-    from .io import read_10x_h5, read_mtx_dir
+#: ``--stream auto`` streams an HDF5 file whose RNA and ATAC hold more stored values than this
+#: (2^28: about 2 GB as CSR float32 in memory); smaller data are loaded, which shuffles cells
+#: one by one instead of by blocks.
+STREAM_ABOVE_VALUES = 2**28
 
-    return read_10x_h5(path) if path.suffix == ".h5" else read_mtx_dir(path)
+
+def _read(path: Path, stream: str):
+    from .io import read_paired
+
+    data = read_paired(path, backed=stream != "no" and path.suffix in (".h5", ".h5mu"))
+    from .backed import BackedMatrix
+
+    if stream == "auto" and isinstance(data.rna, BackedMatrix) and data.rna.nnz + data.atac.nnz <= STREAM_ABOVE_VALUES:
+        data = read_paired(path, backed=False)
+    return data
 
 
 def _fit(args) -> int:
+    from . import distributed
+    from .backed import BackedMatrix
     from .model import ScMVP
-    from .plots import plot_loss, plot_umap, umap_coordinates
+    from .runinfo import bytes_read, peak_rss_bytes, run_record
 
+    distributed.init_from_env(getattr(args, "setting_device", "auto"))
+    main = distributed.is_main()
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    data = _read(Path(args.data))
-    print(f"scMVP: {data.rna.shape[0]} cells, {data.rna.shape[1]} genes, {data.atac.shape[1]} peaks from {args.data}")
-    model = ScMVP(_config_from_args(args), progress_bar=not args.quiet, verbose=not args.quiet)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    read0 = bytes_read()
+    data = _read(Path(args.data), args.stream)
+    streamed = isinstance(data.rna, BackedMatrix)
+    quiet = args.quiet or not main
+    if not quiet:
+        how = "streamed from the file" if streamed else "in memory"
+        print(f"scMVP: {data.rna.shape[0]} cells, {data.rna.shape[1]} genes, {data.atac.shape[1]} peaks from "
+              f"{args.data} ({how}; {distributed.world_size()} process{'es' if distributed.world_size() > 1 else ''})")
+    model = ScMVP(_config_from_args(args), progress_bar=not quiet, verbose=not quiet)
     t0 = time.time()
     batch = data.cells[args.batch_column].astype(str).values if args.batch_column else None
     model.fit(data.rna, data.atac, batch=batch, rna_features=data.genes, atac_features=data.peaks)
     fit_s = time.time() - t0
+    read = bytes_read()
+    rss = distributed.gather_object(peak_rss_bytes())
+    reads = distributed.gather_object(None if read is None or read0 is None else read - read0)
+    if not main:
+        return 0
+    run = run_record(data.rna.shape[0], len(model.features_["rna"]), len(model.features_["atac"]),
+                     len(model.history_["loss"]), fit_s, str(model._device()), distributed.world_size(), rss,
+                     None if None in reads else int(sum(reads)), streamed)
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+    _write_results(args, model, data, out, fit_s)
+    return 0
+
+
+def _write_results(args, model, data, out: Path, fit_s: float) -> None:
+    from .plots import plot_loss, plot_umap, umap_coordinates
+
     z, probs = model.embedding(), model.cluster_probabilities()
     clusters = probs.argmax(1)
     barcodes = data.cells["barcode"].astype(str).values if "barcode" in data.cells else np.arange(len(z)).astype(str)
@@ -85,7 +130,6 @@ def _fit(args) -> int:
     plot_umap(umap_coordinates(z, model.seed), colourings, out / "umap.png", seed=model.seed)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"scMVP: fitted in {fit_s:.0f} s ({metrics['epochs']} epochs); wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
-    return 0
 
 
 def _setting_type(name: str, default):
@@ -146,7 +190,10 @@ def main(argv=None) -> int:
     for name in ("fit", "demo"):
         p = sub.add_parser(name, help="fit a model and write results" if name == "fit" else "fit on the bundled SNARE-seq data")
         if name == "fit":
-            p.add_argument("data", help="dataset folder (rna.mtx.gz, atac.mtx.gz, ...) or 10x Multiome .h5")
+            p.add_argument("data", help="dataset folder (rna.mtx.gz, atac.mtx.gz, ...), 10x Multiome .h5 or MuData .h5mu")
+            p.add_argument("--stream", choices=("auto", "yes", "no"), default="auto",
+                           help="read the counts of an .h5/.h5mu file from disk during training instead of loading them "
+                                f"(auto: above {STREAM_ABOVE_VALUES:,} stored values)")
         p.add_argument("-o", "--output", required=True, help="output folder")
         p.add_argument("--label-column", default="cell_type", help="cells.tsv column scored with ARI/NMI")
         p.add_argument("--batch-column", default=None, help="cells.tsv column with sample/batch labels")
@@ -158,12 +205,19 @@ def main(argv=None) -> int:
     if args.command == "demo":
         from .io import example_dir
 
-        args.data = str(example_dir())
+        args.data, args.stream = str(example_dir()), "no"
     try:
         return _fit(args)
     except (ScMVPInputError, FileNotFoundError, ValueError, TypeError) as err:
         print(f"scmvp: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        from . import distributed
+
+        if distributed.active():
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

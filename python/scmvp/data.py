@@ -43,7 +43,7 @@ class ScMVPInputError(ValueError):
 class Matrix:
     """One validated modality: a CSR float32 copy plus names and the features kept."""
 
-    X: sp.csr_matrix  # cells x kept features, float32, int32/int64 indices
+    X: sp.csr_matrix  # cells x kept features, float32 (or a BackedMatrix read from its file)
     features: list  # names of the kept features (columns of X)
     input_features: list  # names of all columns the caller gave, in order
     kept: np.ndarray  # indices into input_features of the kept columns
@@ -129,7 +129,9 @@ def prepare_matrix(
 
     Checks: 2-d numeric, finite, non-negative, integer counts, no cell without counts,
     unique feature names. Features with zero counts in every cell are dropped (with a note)
-    when ``drop_empty_features``.
+    when ``drop_empty_features``. A backed matrix (:class:`scmvp.backed.BackedMatrix`, or an
+    AnnData ``X`` opened with ``backed="r"``) is checked in one pass over row blocks and is not
+    copied: the result reads its file.
 
     >>> import scipy.sparse as sp
     >>> m = prepare_matrix(sp.csr_matrix([[1, 0, 2], [0, 0, 3]]), ["a", "b", "c"], verbose=False)
@@ -138,9 +140,34 @@ def prepare_matrix(
     """
     if x is None:
         raise ScMVPInputError(f"{name}: no matrix was given.")
+    from .backed import as_backed, is_backed
+
+    if is_backed(x):
+        return _prepare_backed(as_backed(x), features, name, drop_empty_features, verbose)
     X = _to_csr_float32(x, name)
     names = _feature_names(features, X.shape[1], name, "gene" if name == "rna" else "peak")
-    data = X.data
+    _check_values(X.data, name)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ScMVPInputError(f"{name}: the matrix is empty (shape {X.shape}).")
+    _check_cells(np.asarray(X.sum(axis=1)).ravel(), name)
+    feature_nnz = np.bincount(X.indices, minlength=X.shape[1])
+    kept = np.flatnonzero(feature_nnz > 0)
+    dropped = [names[i] for i in np.flatnonzero(feature_nnz == 0)]
+    if dropped and drop_empty_features:
+        if verbose:
+            print(f"scMVP: {name}: dropped {len(dropped)} features with no counts in any cell.")
+        X = X[:, kept].tocsr()
+    else:
+        kept = np.arange(X.shape[1])
+        dropped = []
+    if X.indices.dtype != np.int32 and X.nnz < 2**31 and X.shape[1] < 2**31:
+        X.indices = X.indices.astype(np.int32)
+        X.indptr = X.indptr.astype(np.int64 if X.nnz >= 2**31 else np.int32)
+    return Matrix(X=X, features=[names[i] for i in kept], input_features=names, kept=kept, dropped=dropped)
+
+
+def _check_values(data: np.ndarray, name: str) -> None:
+    """Stored values are finite, non-negative integers (raw counts)."""
     if data.size and not np.all(np.isfinite(data)):
         bad = int((~np.isfinite(data)).sum())
         raise ScMVPInputError(
@@ -158,9 +185,10 @@ def prepare_matrix(
             f"{name}: non-integer values found (e.g. {example:g}). scMVP models raw counts; pass "
             "the raw count matrix (e.g. the 'counts' layer), not normalised or log data."
         )
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ScMVPInputError(f"{name}: the matrix is empty (shape {X.shape}).")
-    cell_totals = np.asarray(X.sum(axis=1)).ravel()
+
+
+def _check_cells(cell_totals: np.ndarray, name: str) -> None:
+    """Every cell has counts."""
     empty = np.flatnonzero(cell_totals == 0)
     if empty.size:
         raise ScMVPInputError(
@@ -168,19 +196,29 @@ def prepare_matrix(
             f"{', '.join(map(str, empty[:5]))}). Remove them before fitting, e.g. keep cells "
             "with at least one count in both RNA and ATAC."
         )
-    feature_nnz = np.bincount(X.indices, minlength=X.shape[1])
-    kept = np.flatnonzero(feature_nnz > 0)
-    dropped = [names[i] for i in np.flatnonzero(feature_nnz == 0)]
-    if dropped and drop_empty_features:
+
+
+def _prepare_backed(X, features, name: str, drop_empty_features: bool, verbose: bool) -> Matrix:
+    """:func:`prepare_matrix` for a :class:`scmvp.backed.BackedMatrix`: the same checks in one
+    pass over row blocks; the result reads the same file (restricted to the kept features)."""
+    from .backed import row_blocks
+
+    names = _feature_names(features, X.shape[1], name, "gene" if name == "rna" else "peak")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ScMVPInputError(f"{name}: the matrix is empty (shape {X.shape}).")
+    totals = np.zeros(X.shape[0])
+    feature_nnz = np.zeros(X.shape[1], dtype=np.int64)
+    for start, block in row_blocks(X):
+        _check_values(block.data, name)
+        totals[start:start + block.shape[0]] = np.asarray(block.sum(axis=1)).ravel()
+        feature_nnz += np.bincount(block.indices, minlength=X.shape[1])
+    _check_cells(totals, name)
+    kept = np.flatnonzero(feature_nnz > 0) if drop_empty_features else np.arange(X.shape[1])
+    dropped = [names[i] for i in np.flatnonzero(feature_nnz == 0)] if drop_empty_features else []
+    if dropped:
         if verbose:
             print(f"scMVP: {name}: dropped {len(dropped)} features with no counts in any cell.")
-        X = X[:, kept].tocsr()
-    else:
-        kept = np.arange(X.shape[1])
-        dropped = []
-    if X.indices.dtype != np.int32 and X.nnz < 2**31 and X.shape[1] < 2**31:
-        X.indices = X.indices.astype(np.int32)
-        X.indptr = X.indptr.astype(np.int64 if X.nnz >= 2**31 else np.int32)
+        X = X.select(kept)
     return Matrix(X=X, features=[names[i] for i in kept], input_features=names, kept=kept, dropped=dropped)
 
 
@@ -206,9 +244,11 @@ def check_pair(rna, atac, cells_rna=None, cells_atac=None) -> int:
     return n[0]
 
 
-def compute_idf(X: sp.csr_matrix) -> np.ndarray:
+def compute_idf(X) -> np.ndarray:
     """IDF of each peak: n_cells / (1 + n_cells_with_peak) (Signac method 1 / cisTopic)."""
-    n_with = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+    from .backed import column_nnz
+
+    n_with = column_nnz(X).astype(np.float64)
     return (X.shape[0] / (1.0 + n_with)).astype(np.float32)
 
 

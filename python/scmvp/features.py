@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
+from .backed import BackedMatrix, column_nnz, row_blocks
 from .data import Matrix, ScMVPInputError
 
 __all__ = ["vst_variance", "variable_genes", "accessible_peaks", "select_features", "select_matrix"]
@@ -39,31 +40,34 @@ def _loess(x: np.ndarray, y: np.ndarray, span: float = 0.3, n_anchors: int = 100
     return np.interp(x, anchors, fitted)
 
 
-def vst_variance(counts: sp.csr_matrix) -> np.ndarray:
+def vst_variance(counts) -> np.ndarray:
     """Seurat's "vst" standardised variance of each column of a cells x genes count matrix.
 
     log10 variance is regressed on log10 mean by loess (span 0.3); each count is standardised
     by the gene's mean and fitted standard deviation and clipped at sqrt(cells); the result is
     the variance of those values (0 for a constant gene).
     """
-    X = sp.csr_matrix(counts, dtype=np.float64)
-    n = X.shape[0]
-    mean = np.asarray(X.mean(axis=0)).ravel()
-    sq = np.asarray(X.multiply(X).mean(axis=0)).ravel()
+    n, p = counts.shape
+    total, sq_total, nnz = np.zeros(p), np.zeros(p), np.zeros(p, dtype=np.int64)
+    for _, block in row_blocks(counts):  # one pass for the moments, a second for the clipped values
+        total += np.bincount(block.indices, weights=block.data, minlength=p)
+        sq_total += np.bincount(block.indices, weights=block.data.astype(np.float64) ** 2, minlength=p)
+        nnz += np.bincount(block.indices, minlength=p)
+    mean, sq = total / n, sq_total / n
     var = (sq - mean ** 2) * n / max(n - 1, 1)
-    out = np.zeros(X.shape[1])
+    out = np.zeros(p)
     ok = var > 0
     if not ok.any():
         return out
     expected = 10 ** _loess(np.log10(mean[ok]), np.log10(var[ok]))
-    sd = np.zeros(X.shape[1])
+    sd = np.zeros(p)
     sd[ok] = np.sqrt(expected)
-    Xc = X.tocsc()
-    nnz = np.diff(Xc.indptr)
-    col = np.repeat(np.arange(X.shape[1]), nnz)  # the gene of each stored count
-    keep = ok[col]
-    z = np.minimum((Xc.data[keep] - mean[col[keep]]) / sd[col[keep]], np.sqrt(n))
-    nonzero_sq = np.bincount(col[keep], weights=z * z, minlength=X.shape[1])
+    nonzero_sq = np.zeros(p)
+    for _, block in row_blocks(counts):
+        col = block.indices  # the gene of each stored count
+        keep = ok[col]
+        z = np.minimum((block.data[keep] - mean[col[keep]]) / sd[col[keep]], np.sqrt(n))
+        nonzero_sq += np.bincount(col[keep], weights=z * z, minlength=p)
     with np.errstate(divide="ignore", invalid="ignore"):
         zero_sq = (n - nnz) * np.where(ok, mean / sd, 0.0) ** 2  # the zeros, standardised
     out[ok] = (nonzero_sq[ok] + zero_sq[ok]) / (n - 1)
@@ -89,8 +93,7 @@ def accessible_peaks(counts: sp.csr_matrix, max_peaks: int) -> np.ndarray:
     every column when there are at most ``max_peaks``."""
     if counts.shape[1] <= max_peaks:
         return np.arange(counts.shape[1])
-    n_cells = np.bincount(sp.csr_matrix(counts).indices, minlength=counts.shape[1])
-    return _top(n_cells.astype(np.float64), max_peaks)
+    return _top(column_nnz(counts).astype(np.float64), max_peaks)
 
 
 def select_features(counts: sp.csr_matrix, view: str, n_top_genes: Optional[int],
@@ -120,8 +123,13 @@ def select_matrix(m: Matrix, view: str, n_top_genes: Optional[int], max_peaks: O
     cols = select_features(m.X, view, n_top_genes, max_peaks)
     if cols.size == m.X.shape[1]:
         return m
-    X = m.X[:, cols].tocsr()
-    empty = np.flatnonzero(np.diff(X.indptr) == 0)
+    if isinstance(m.X, BackedMatrix):
+        X = m.X.select(cols)
+        per_cell = np.concatenate([np.diff(block.indptr) for _, block in row_blocks(X)])
+    else:
+        X = m.X[:, cols].tocsr()
+        per_cell = np.diff(X.indptr)
+    empty = np.flatnonzero(per_cell == 0)
     setting = "n_top_genes" if view == "rna" else "max_peaks"
     if empty.size:
         raise ScMVPInputError(

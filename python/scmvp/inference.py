@@ -19,33 +19,127 @@ from .settings import fast_float32_matmul
 __all__ = ["CellData", "iterate", "posterior_moments", "impute"]
 
 
+#: Streamed (backed) data are shuffled by blocks of this many consecutive cells ...
+STREAM_BLOCK_CELLS = 256
+#: ... of which this many cells at a time (32 blocks from random places of the file) are read
+#: into memory and shuffled together into minibatches.
+STREAM_BUFFER_CELLS = 8192
+
+
 @dataclass
 class CellData:
-    """Cells x features CSR float32 matrices (None for an unused view) and a batch one-hot."""
+    """Cells x features matrices (None for an unused view) and a batch one-hot.
 
-    rna: Optional[sp.csr_matrix]
-    atac: Optional[sp.csr_matrix]
+    A view is a CSR float32 matrix in memory or a :class:`scmvp.backed.BackedMatrix` read from
+    its file; :meth:`epoch` gives the training minibatches of either kind (and of one rank's
+    share when several processes train together)."""
+
+    rna: Optional[object]
+    atac: Optional[object]
     batch: Optional[np.ndarray] = None  # (n_cells, n_batches) float32 one-hot
+
+    def __post_init__(self):
+        self._cache = None  # (sorted rows, CellData of those rows in memory) while an epoch reads a buffer
 
     @property
     def n_cells(self) -> int:
         return (self.rna if self.rna is not None else self.atac).shape[0]
 
+    @property
+    def streamed(self) -> bool:
+        """Some view is read from its file (:class:`scmvp.backed.BackedMatrix`)."""
+        from .backed import BackedMatrix
+
+        return any(isinstance(x, BackedMatrix) for x in (self.rna, self.atac))
+
     def inputs(self, idx: np.ndarray, device: torch.device) -> Inputs:
         """The minibatch of rows ``idx``, made on ``device``."""
+        if self._cache is not None:
+            rows, buffer = self._cache
+            return buffer.inputs(np.searchsorted(rows, idx), device)
         return Inputs(
             rna=SparseBatch.from_csr(self.rna, idx, device) if self.rna is not None else None,
             atac=SparseBatch.from_csr(self.atac, idx, device) if self.atac is not None else None,
             batch=torch.from_numpy(self.batch[idx]).to(device) if self.batch is not None else None,
         )
 
+    def subset(self, idx: np.ndarray) -> "CellData":
+        """Rows ``idx`` (sorted) in memory."""
+        return CellData(*(None if x is None else sp.csr_matrix(x[idx]) for x in (self.rna, self.atac)),
+                        None if self.batch is None else self.batch[idx])
 
-def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.random.Generator]) -> Iterator[np.ndarray]:
-    """Minibatch row indices; a trailing batch of one cell is merged (BatchNorm needs two)."""
-    order = generator.permutation(n) if shuffle else np.arange(n)
+    def _buffer(self, rows: np.ndarray) -> "CellData":
+        """Rows ``rows`` (sorted) in memory, read in parts of :data:`STREAM_BLOCK_CELLS` so that
+        reading adds little to the buffer itself."""
+        parts = [self.subset(rows[s:s + STREAM_BLOCK_CELLS]) for s in range(0, len(rows), STREAM_BLOCK_CELLS)]
+        stack = lambda xs: None if xs[0] is None else sp.vstack(xs, format="csr")  # noqa: E731
+        return CellData(stack([p.rna for p in parts]), stack([p.atac for p in parts]),
+                        None if self.batch is None else self.batch[rows])
+
+    def epoch(self, cells: np.ndarray, batch_size: int, rng: np.random.Generator, rank: int = 0,
+              world: int = 1) -> Iterator[np.ndarray]:
+        """One epoch of shuffled training minibatches (sorted row indices) over ``cells``
+        (sorted), for process ``rank`` of ``world``; the same on every process for the same
+        generator state.
+
+        In memory: a permutation of ``cells`` cut into minibatches of ``batch_size``; with
+        several processes each minibatch is shared out, so the minibatch that updates the model
+        keeps its size. Streamed: ``cells`` are cut into blocks of consecutive rows
+        (:data:`STREAM_BLOCK_CELLS`, smaller when there are fewer than 16 blocks a process), the
+        blocks shuffled and dealt to the processes, and each
+        process reads :data:`STREAM_BUFFER_CELLS` cells at a time from its blocks and shuffles them
+        into minibatches of ``batch_size / world`` (every process takes as many steps as the one
+        with the fewest)."""
+        if not self.streamed:
+            for pos in iterate(len(cells), batch_size, True, rng, min_last=2 * world):
+                yield cells[pos][rank::world]
+            return
+        per_rank = max(2, batch_size // world)
+        # at least 16 blocks a process when the cells allow (small data: blocks of a minibatch)
+        size = max(per_rank, min(STREAM_BLOCK_CELLS, len(cells) // (16 * world)))
+        blocks = [cells[s:s + size] for s in range(0, len(cells), size)]
+        order = rng.permutation(len(blocks))
+        per_buffer = max(1, STREAM_BUFFER_CELLS // size)
+        seeds = rng.integers(0, 2**63 - 1, size=world)
+        plans = []  # for every rank: its buffers (rows) and the minibatch count of each
+        for r in range(world):
+            mine = order[r::world]
+            buffers = [np.sort(np.concatenate([blocks[b] for b in mine[i:i + per_buffer]]))
+                       for i in range(0, len(mine), per_buffer)]
+            plans.append([(rows, len(_starts(len(rows), per_rank, 2))) for rows in buffers])
+        steps = min(sum(n for _, n in plan) for plan in plans)
+        local_rng = np.random.default_rng(seeds[rank])
+        done = 0
+        for rows, _ in plans[rank]:
+            if done >= steps:
+                break
+            self._cache = None  # the last buffer goes before the next is read
+            self._cache = (rows, self._buffer(rows))
+            try:
+                for pos in iterate(len(rows), per_rank, True, local_rng):
+                    if done >= steps:
+                        break
+                    done += 1
+                    yield rows[pos]
+            finally:
+                self._cache = None
+
+
+def _starts(n: int, batch_size: int, min_last: int) -> list:
+    """First positions of the minibatches of ``n`` items; a trailing minibatch smaller than
+    ``min_last`` is merged into the one before (BatchNorm needs two cells on every process)."""
     starts = list(range(0, n, batch_size))
-    if len(starts) > 1 and n - starts[-1] < 2:
+    if len(starts) > 1 and n - starts[-1] < min_last:
         starts.pop()
+    return starts
+
+
+def iterate(n: int, batch_size: int, shuffle: bool, generator: Optional[np.random.Generator],
+            min_last: int = 2) -> Iterator[np.ndarray]:
+    """Minibatch positions (sorted) in ``range(n)``; a trailing batch of fewer than
+    ``min_last`` cells is merged into the one before (BatchNorm needs two)."""
+    order = generator.permutation(n) if shuffle else np.arange(n)
+    starts = _starts(n, batch_size, min_last)
     for i, s in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else n
         yield np.sort(order[s:end])

@@ -2,13 +2,16 @@
 
 * :func:`read_mtx_dir` reads the Matrix Market layout of ``inst/extdata/*`` (rna.mtx.gz,
   atac.mtx.gz, genes.tsv, peaks.tsv, cells.tsv); :func:`load_example` the bundled SNARE-seq data.
-* :func:`read_10x_h5` reads a 10x Multiome ``filtered_feature_bc_matrix.h5``.
+* :func:`read_10x_h5` reads a 10x Multiome ``filtered_feature_bc_matrix.h5``, :func:`read_h5mu` a
+  MuData file; both can leave the counts in the file (``backed=True``, :mod:`scmvp.backed`), so
+  that a fit streams them. :func:`read_paired` picks the reader from the path.
 * :func:`fit_anndata` / :func:`fit_mudata` fit on AnnData objects and write
   ``.obsm["X_scmvp"]`` and ``.obs["scmvp_cluster"]``.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
@@ -20,8 +23,8 @@ import scipy.sparse as sp
 
 from .data import ScMVPInputError
 
-__all__ = ["PairedData", "read_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "fit_anndata",
-           "fit_mudata"]
+__all__ = ["PairedData", "read_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "read_h5mu",
+           "write_h5mu", "read_paired", "fit_anndata", "fit_mudata"]
 
 EXAMPLE = "snare_adult_cortex"
 EXAMPLE_10X_H5 = "pbmc_multiome_500/filtered_feature_bc_matrix.h5"
@@ -29,10 +32,11 @@ EXAMPLE_10X_H5 = "pbmc_multiome_500/filtered_feature_bc_matrix.h5"
 
 @dataclass
 class PairedData:
-    """Paired counts: cells x genes and cells x peaks CSR matrices, names and cell metadata."""
+    """Paired counts: cells x genes and cells x peaks matrices (CSR, or
+    :class:`scmvp.backed.BackedMatrix` when read with ``backed=True``), names and cell metadata."""
 
-    rna: sp.csr_matrix
-    atac: sp.csr_matrix
+    rna: object
+    atac: object
     genes: List[str]
     peaks: List[str]
     cells: pd.DataFrame  # one row per cell; column "barcode" plus any labels
@@ -123,12 +127,13 @@ def load_example(n_cells: Optional[int] = None, seed: int = 0):
     return d.rna, d.atac, d.cells, d.genes, d.peaks
 
 
-def read_10x_h5(path) -> PairedData:
+def read_10x_h5(path, backed: bool = False) -> PairedData:
     """Read a 10x Multiome ``filtered_feature_bc_matrix.h5`` (Cell Ranger ARC: Gene Expression
-    and Peaks features in one matrix) as cells x genes and cells x peaks CSR counts.
+    and Peaks features in one matrix) as cells x genes and cells x peaks counts.
 
-    Returns a :class:`PairedData`: ``rna``, ``atac``, ``genes`` and ``peaks`` (the feature
-    names; peaks ``chr:start-end``) and ``cells`` (column ``barcode``).
+    Returns a :class:`PairedData`: ``rna``, ``atac`` (CSR; with ``backed=True``
+    :class:`scmvp.backed.BackedMatrix` views that read the file when used), ``genes`` and
+    ``peaks`` (the feature names; peaks ``chr:start-end``) and ``cells`` (column ``barcode``).
 
     >>> d = read_10x_h5(example_10x_h5())
     >>> d.rna.shape, d.atac.shape, d.peaks[0]
@@ -136,23 +141,131 @@ def read_10x_h5(path) -> PairedData:
     """
     import h5py
 
+    from .backed import BackedMatrix
+
     with h5py.File(path, "r") as f:
         if "matrix" not in f:
             raise ScMVPInputError(f"{path}: no 'matrix' group; is this a Cell Ranger ARC filtered_feature_bc_matrix.h5?")
         g = f["matrix"]
-        shape = tuple(int(s) for s in g["shape"][:])  # features x cells
-        X = sp.csc_matrix((g["data"][:].astype(np.float32), g["indices"][:], g["indptr"][:]), shape=shape)
         barcodes = [b.decode() for b in g["barcodes"][:]]
         names = np.array([b.decode() for b in g["features"]["name"][:]])
         ftype = np.array([b.decode() for b in g["features"]["feature_type"][:]])
-    X = X.T.tocsr()  # cells x features
     gene_cols, peak_cols = np.flatnonzero(ftype == "Gene Expression"), np.flatnonzero(ftype == "Peaks")
     if not len(gene_cols) or not len(peak_cols):
         raise ScMVPInputError(f"{path}: needs both 'Gene Expression' and 'Peaks' features; found {sorted(set(ftype))}.")
-    return PairedData(
-        rna=X[:, gene_cols].tocsr(), atac=X[:, peak_cols].tocsr(), genes=list(names[gene_cols]),
-        peaks=list(names[peak_cols]), cells=pd.DataFrame({"barcode": barcodes}),
-    )
+    # the features x cells CSC matrix holds each cell's counts together: it is read as cells x features CSR
+    X = BackedMatrix(path, "matrix", layout="10x")
+    rna, atac = X.select(gene_cols), X.select(peak_cols)
+    if not backed:
+        rna, atac = rna[:], atac[:]
+    return PairedData(rna=rna, atac=atac, genes=list(names[gene_cols]), peaks=list(names[peak_cols]),
+                      cells=pd.DataFrame({"barcode": barcodes}))
+
+
+def read_h5mu(path, rna_key: str = "rna", atac_key: str = "atac", backed: bool = True) -> PairedData:
+    """Read the RNA and ATAC modalities of a MuData ``.h5mu`` file (``X`` holds raw counts, stored
+    as CSR) as a :class:`PairedData`; by default the counts stay in the file (``backed=True``)
+    and a fit streams them. ``cells`` is the file's ``obs`` (its index as column ``barcode``).
+    Needs anndata."""
+    import h5py
+
+    from .backed import BackedMatrix
+
+    with h5py.File(path, "r") as f:
+        mods = list(f["mod"].keys()) if "mod" in f else []
+    missing = [m for m in (rna_key, atac_key) if m not in mods]
+    if missing:
+        raise ScMVPInputError(f"{path}: a MuData file with modalities {rna_key!r} and {atac_key!r} is needed; "
+                              f"it has {mods}. Pass rna_key= / atac_key= to name them.")
+    obs, var_r = _read_elems(path, "", ("obs",))[0], _read_elems(path, f"mod/{rna_key}", ("var",))[0]
+    var_a = _read_elems(path, f"mod/{atac_key}", ("var",))[0]
+    rna, atac = BackedMatrix(path, f"mod/{rna_key}/X"), BackedMatrix(path, f"mod/{atac_key}/X")
+    if not backed:
+        rna, atac = rna[:], atac[:]
+    cells = obs.reset_index(names="barcode") if "barcode" not in obs else obs.reset_index(drop=True)
+    cells["barcode"] = cells["barcode"].astype(str)
+    return PairedData(rna=rna, atac=atac, genes=list(var_r.index.astype(str)), peaks=list(var_a.index.astype(str)),
+                      cells=cells)
+
+
+def _read_elems(path, group: str, names):
+    """Tables (``obs``, ``var``) of an AnnData stored at ``group`` of an HDF5 file, via anndata."""
+    import h5py
+
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+    with h5py.File(path, "r") as f:
+        g = f[group] if group else f
+        return [read_elem(g[n]) for n in names]
+
+
+def write_h5mu(path, blocks, genes: List[str], peaks: List[str], barcodes: List[str],
+               obs: Optional[pd.DataFrame] = None) -> Path:
+    """Write paired counts to a MuData ``.h5mu`` file (modalities ``rna`` and ``atac``, counts in
+    ``X`` as CSR) block by block, so data larger than memory can be written.
+
+    ``blocks`` yields ``(rna, atac)`` cells x features CSR row blocks in cell order, covering
+    ``len(barcodes)`` cells; ``obs`` (optional) holds per-cell columns. mudata writes the
+    metadata and an empty matrix of the full shape, then the counts are appended to resizable
+    datasets. Needs anndata and mudata. Read back with :func:`read_h5mu` or ``mudata.read_h5mu``.
+    """
+    import anndata
+    import h5py
+    import mudata
+
+    path, n = Path(path), len(barcodes)
+    index = pd.Index([str(b) for b in barcodes], name="barcode")
+    obs = pd.DataFrame(index=index) if obs is None else obs.set_axis(index, axis=0)
+    mods = {}
+    for key, names in (("rna", genes), ("atac", peaks)):
+        empty = sp.csr_matrix((n, len(names)), dtype=np.float32)
+        mods[key] = anndata.AnnData(empty, obs=pd.DataFrame(index=index), var=pd.DataFrame(index=[str(f) for f in names]))
+    with warnings.catch_warnings():  # mudata's notes on how it will merge columns in future versions
+        warnings.simplefilter("ignore", FutureWarning)
+        mdata = mudata.MuData(mods)
+        if len(obs.columns):
+            mdata.obs = mdata.obs.join(obs)
+        mdata.write(path)
+    with h5py.File(path, "r+") as f:
+        groups = {key: f[f"mod/{key}/X"] for key in ("rna", "atac")}
+        for g in groups.values():
+            for name, dtype in (("data", np.float32), ("indices", np.int32)):
+                del g[name]
+                g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1 << 18,))
+            g["indptr"][0] = 0
+        rows = 0
+        for block in blocks:
+            m = block[0].shape[0]
+            if rows + m > n or block[1].shape[0] != m:
+                raise ScMVPInputError("write_h5mu: the blocks hold more cells than barcodes, or RNA and ATAC blocks differ.")
+            for g, X in zip(groups.values(), block):
+                X = sp.csr_matrix(X)
+                start = g["data"].shape[0]
+                for name, values in (("data", X.data.astype(np.float32)), ("indices", X.indices.astype(np.int32))):
+                    g[name].resize((start + X.nnz,))
+                    g[name][start:] = values
+                g["indptr"][rows + 1:rows + m + 1] = start + X.indptr[1:].astype(np.int64)
+            rows += m
+        if rows != n:
+            raise ScMVPInputError(f"write_h5mu: the blocks held {rows} cells for {n} barcodes.")
+    return path
+
+
+def read_paired(path, backed: bool = False) -> PairedData:
+    """Read paired counts from a dataset folder (:func:`read_mtx_dir`), a 10x Multiome ``.h5``
+    (:func:`read_10x_h5`) or a MuData ``.h5mu`` (:func:`read_h5mu`); with ``backed=True`` the
+    counts of the HDF5 files stay on disk and are streamed."""
+    path = Path(path)
+    if path.suffix == ".h5":
+        return read_10x_h5(path, backed=backed)
+    if path.suffix == ".h5mu":
+        return read_h5mu(path, backed=backed)
+    if path.is_dir():
+        return read_mtx_dir(path)
+    raise ScMVPInputError(f"{path}: expected a dataset folder (rna.mtx.gz, ...), a 10x Multiome .h5 or a MuData .h5mu "
+                          "file." + ("" if path.exists() else " The path does not exist."))
 
 
 def _counts(adata, layer: Optional[str]):

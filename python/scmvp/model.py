@@ -12,9 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .clusters import component_graph, merge_components
 from .config import ScMVPConfig
+from .backed import BackedMatrix
 from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matrix
 from .features import select_matrix
 from .inference import CellData, impute, posterior_moments
@@ -120,6 +121,12 @@ class ScMVP:
         Ctrl-C (``KeyboardInterrupt``; in R, an interrupt during ``RunSCMVP()``) ends training
         after the current step with a warning that says how many epochs were done; the model is
         then finished and usable, as after an early stop.
+
+        ``rna`` and ``atac`` may stay on disk: a :class:`scmvp.backed.BackedMatrix` (e.g. from
+        ``scmvp.io.read_h5mu(path)``) or an AnnData ``X`` opened with ``backed="r"`` is checked,
+        selected and trained on block by block (:meth:`scmvp.inference.CellData.epoch`), so memory
+        stays bounded as cells grow. Started by ``torchrun`` (:mod:`scmvp.distributed`), the
+        processes share the training and rank 0 keeps the cells' results.
         """
         cfg = self.config
         if max_epochs is not None or early_stopping is not None:
@@ -135,8 +142,8 @@ class ScMVP:
         onehot = self._batch_onehot(batch, n, fit=True)
         k = cfg.n_clusters
         if k is None:
-            k = estimate_n_clusters((rna_m or atac_m).X, seed=cfg.seed)
-            if self.verbose:
+            k = distributed.broadcast_object(estimate_n_clusters((rna_m or atac_m).X, seed=cfg.seed))
+            if self.verbose and distributed.is_main():
                 print(f"scMVP: n_clusters not given; estimated K = {k} (Marchenko-Pastur rule on {('RNA' if rna_m else 'ATAC')}).")
         if k > n:
             raise ScMVPInputError(f"n_clusters = {k} is larger than the number of cells ({n}); choose at most {n}.")
@@ -146,7 +153,7 @@ class ScMVP:
             self.input_features_[name] = m.input_features if m else None
 
         seed_everything(cfg.seed)
-        dev = resolve_device(cfg.device, self.verbose)
+        dev = resolve_device(distributed.local_device(cfg.device), self.verbose and distributed.is_main())
         idf = torch.from_numpy(compute_idf(atac_m.X)) if atac_m else None
         self.module = ScMVPModule(
             n_genes=rna_m.X.shape[1] if rna_m else 0, n_peaks=atac_m.X.shape[1] if atac_m else 0,
@@ -156,6 +163,8 @@ class ScMVP:
         self.history_ = train(self.module, data, cfg, cfg.epochs_for(n), dev, verbose=self.verbose,
                               progress_bar=self.progress_bar, callback=callback)
         self._train_data = data
+        if not distributed.is_main():
+            return self  # with several processes, rank 0 computes and writes the results
         out = self.transform()
         components = out["component_probabilities"].argmax(1)
         self.component_graph_ = component_graph(out["embedding"], components, self.n_clusters_, seed=cfg.seed)
@@ -335,6 +344,8 @@ class ScMVP:
 
     def _align(self, view: str, m: Matrix, named: bool, allow_missing: bool) -> sp.csr_matrix:
         trained = self.features_[view]
+        if isinstance(m.X, BackedMatrix):
+            return self._align_backed(view, m, named)
         if not named:
             given = self.input_features_[view]
             if m.X.shape[1] != len(given):
@@ -364,6 +375,22 @@ class ScMVP:
         indptr = np.cumsum(indptr)
         out = sp.csc_matrix((sel.data, sel.indices, indptr), shape=(m.X.shape[0], len(trained)))
         return out.tocsr()
+
+    def _align_backed(self, view: str, m: Matrix, named: bool) -> BackedMatrix:
+        """The model's features of a backed matrix: the file's columns, in the model's order."""
+        names = m.input_features if named else self.input_features_[view]
+        if len(names) != m.X.shape[1]:
+            raise ScMVPInputError(f"{view}: the model was trained on {len(names)} {view.upper()} features but this matrix "
+                                  f"has {m.X.shape[1]} columns. Pass {view}_features= (names).")
+        pos = {f: i for i, f in enumerate(names)}
+        missing = [f for f in self.features_[view] if f not in pos]
+        cols = np.array([pos.get(f, -1) for f in self.features_[view]])
+        if missing or np.any(np.diff(cols) <= 0):
+            raise ScMVPInputError(
+                f"{view}: a file-backed matrix is read as stored, but {len(missing)} of the model's features are missing "
+                "from it or they are in another order. Load the cells into memory (e.g. X[:] or adata.to_memory()) "
+                "so that features can be matched by name.")
+        return m.X.select(cols)
 
     def _feature_index(self, view: str, features) -> np.ndarray:
         names = self.features_[view]

@@ -170,6 +170,10 @@ class ScMVPModule(nn.Module):
         return (batch @ self.log_theta).exp()
 
     # ---------------------------------------------------------------- loss
+    def forward(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0) -> LossOutput:
+        """The training loss (:meth:`loss`): what ``DistributedDataParallel`` wraps."""
+        return self.loss(inputs, beta=beta, use_gmm=use_gmm, cycle_weight=cycle_weight)
+
     def loss(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0) -> LossOutput:
         """Negative ELBO (+ cycle terms), averaged over the minibatch, with named parts."""
         mean, logvar = self.encode(inputs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["sparse_counts", "paired_groups"]
+__all__ = ["sparse_counts", "paired_groups", "write_sparse_h5mu"]
 
 
 def sparse_counts(n_cells: int, n_features: int, density: float, max_count: int = 1, seed: int = 0) -> sp.csr_matrix:
@@ -74,3 +74,21 @@ def paired_groups(n_cells: int = 3000, n_genes: int = 2000, n_peaks: int = 10000
         m[empty, rng.integers(0, m.shape[1], int(empty.sum()))] = 1
     as_csr = lambda m: sp.csr_matrix(m.astype(np.float32))
     return as_csr(rna), as_csr(atac), groups, rna_program, atac_program
+
+
+def write_sparse_h5mu(path, n_cells: int, n_genes: int, n_peaks: int, rna_per_cell: int, atac_per_cell: int,
+                      max_count: int = 3, seed: int = 0, block_cells: int = 50_000):
+    """Write :func:`sparse_counts` RNA and ATAC (about ``rna_per_cell`` and ``atac_per_cell``
+    non-zeros a cell) to a ``.h5mu`` file block by block (:func:`scmvp.io.write_h5mu`), so a
+    million cells are written in the memory of one block. Returns the path."""
+    from .io import write_h5mu
+
+    def blocks():
+        for b, start in enumerate(range(0, n_cells, block_cells)):
+            m = min(block_cells, n_cells - start)
+            yield (sparse_counts(m, n_genes, rna_per_cell / n_genes, max_count, seed=seed * 100_003 + 2 * b),
+                   sparse_counts(m, n_peaks, atac_per_cell / n_peaks, max_count, seed=seed * 100_003 + 2 * b + 1))
+
+    return write_h5mu(path, blocks(), [f"gene{i}" for i in range(n_genes)],
+                      [f"chr1:{100 * i}-{100 * i + 50}" for i in range(n_peaks)],
+                      [f"cell{i}" for i in range(n_cells)])

@@ -44,8 +44,11 @@ def test_read_mtx_dir_and_cli(tmp_path, paired):
     rc = main(["fit", str(tmp_path / "d"), "-o", str(tmp_path / "out"), "--epochs", "2", "--n-clusters", "3", "--quiet"])
     assert rc == 0
     out = tmp_path / "out"
-    for f in ("embedding.tsv", "clusters.tsv", "history.tsv", "model.pt", "loss.png", "umap.png", "metrics.json"):
+    for f in ("embedding.tsv", "clusters.tsv", "history.tsv", "model.pt", "loss.png", "umap.png", "metrics.json", "run.json"):
         assert (out / f).stat().st_size > 0, f
+    run = json.loads((out / "run.json").read_text())
+    assert run["cells"] == rna.shape[0] and run["epochs"] == 2 and not run["streamed"] and run["world_size"] == 1
+    assert run["genes"] <= len(genes) and run["peak_rss_bytes"] > 100 * 2**20 and run["processor"]
     assert (out / "umap.png").read_bytes()[:4] == b"\x89PNG"
     m = json.loads((out / "metrics.json").read_text())
     assert 0 <= m["kmeans_nmi"] <= 1 and m["epochs"] == 2
