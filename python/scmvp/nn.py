@@ -68,8 +68,15 @@ def attention_parts(attention) -> frozenset:
     return parts
 
 
+#: A sparse minibatch with at least this share of non-zeros is multiplied as a dense matrix:
+#: the backward of ``embedding_bag`` costs about as much per stored value as a dense product
+#: does per entry at 5% density (bench/RESULTS.md, "Why small data fit fast").
+DENSE_INPUT_DENSITY = 0.06
+
+
 class InputLinear(nn.Module):
-    """Linear layer whose input is either a dense tensor or a :class:`SparseBatch`."""
+    """Linear layer whose input is either a dense tensor or a :class:`SparseBatch` (multiplied
+    without densifying below :data:`DENSE_INPUT_DENSITY`, as a dense matrix above it)."""
 
     def __init__(self, n_in: int, n_out: int):
         super().__init__()
@@ -79,6 +86,8 @@ class InputLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, x: Union[torch.Tensor, SparseBatch]) -> torch.Tensor:
+        if isinstance(x, SparseBatch) and x.values.numel() >= DENSE_INPUT_DENSITY * x.n_rows * x.n_cols:
+            x = x.dense()
         if isinstance(x, SparseBatch):
             out = F.embedding_bag(
                 x.cols, self.weight, x.offsets, mode="sum", per_sample_weights=x.values

@@ -33,7 +33,16 @@ def cpu_model() -> str:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (bytes)."""
+    """Peak resident memory of this process so far (bytes): VmHWM of /proc/self/status.
+
+    Not ``getrusage``'s ``ru_maxrss`` where /proc exists: Linux carries that value across
+    ``exec``, so a process started by a large parent reports the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
