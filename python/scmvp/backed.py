@@ -80,12 +80,6 @@ class BackedMatrix:
     def __repr__(self) -> str:
         return f"BackedMatrix({self.shape[0]:,} cells x {self.shape[1]:,} features, {self.path}:/{self.group})"
 
-    def __getstate__(self):  # h5py handles do not pickle: reopen by path
-        return {"path": self.path, "group": self.group, "columns": self.columns, "layout": self.layout}
-
-    def __setstate__(self, state):
-        self.__init__(state["path"], state["group"], state["columns"], state["layout"])
-
     @property
     def nnz(self) -> int:
         """Stored values over all columns of the file (an upper bound for the kept columns)."""
