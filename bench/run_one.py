@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scmvp.runinfo import cpu_model  # noqa: E402
+from scmvp.runinfo import cpu_model, peak_rss_bytes  # noqa: E402
 
 
 def _cpu_seconds() -> float:
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     record = {
         "dataset": Path(args.dataset).name, "method": args.method, "seed": args.seed, "threads": args.threads,
         "cpu": cpu_model(), "n_cells": int(data.rna.shape[0]), "fit_s": fit_s, "cpu_s": cpu_s, "import_load_s": import_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_bytes() / 2**20,
         "epochs": res.get("epochs"), "dims": int(arrays["embedding"].shape[1]), "info": res.get("info", {}),
     }
     (out / f"seed{args.seed}.json").write_text(json.dumps(record, indent=1, default=str))

@@ -31,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scmvp.runinfo import cpu_model  # noqa: E402
 
 CHILD = r"""
-import json, resource, sys, time, torch
+import json, sys, time, torch
 cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 cycle = {"true": True, "rna": "rna"}[sys.argv[6]]
 torch.set_num_threads(threads)
 import scmvp
 attention = {"all": {"attention": True}, "default": {}}[sys.argv[7]]
+from scmvp.runinfo import peak_rss_bytes
 from scmvp.synthetic import sparse_counts
 rna = sparse_counts(cells, genes, 0.05, max_count=5, seed=1)
 atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
@@ -49,18 +50,19 @@ if device.startswith("cuda"):
     torch.cuda.synchronize()
 print(json.dumps({"cells": cells, "threads": threads, "device": device,
   "warmup_epoch_s": stamps[0] - t0, "first_full_epoch_s": stamps[1] - stamps[0], "epoch_s": stamps[2] - stamps[1],
-  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  "peak_rss_mb": peak_rss_bytes() / 2**20,
   "nnz": int(rna.nnz + atac.nnz), "dense_mb": cells * (genes + peaks) * 4 / 2**20}))
 """
 
 MULTIVI_CHILD = r"""
-import json, resource, sys, time, torch
+import json, sys, time, torch
 cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(threads)
 if sys.argv[6] == "onednn":
     torch.set_float32_matmul_precision("medium")
 import anndata as ad, muon as mu, numpy as np, scvi
 from lightning.pytorch.callbacks import Callback
+from scmvp.runinfo import peak_rss_bytes
 from scmvp.synthetic import sparse_counts
 rna = sparse_counts(cells, genes, 0.05, max_count=5, seed=1)
 atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
@@ -78,7 +80,7 @@ m.train(max_epochs=3, accelerator="gpu" if device.startswith("cuda") else "cpu",
         callbacks=[Stamp()], early_stopping=False)
 print(json.dumps({"cells": cells, "threads": threads, "device": device,
   "warmup_epoch_s": stamps[0] - t0, "first_full_epoch_s": stamps[1] - stamps[0], "epoch_s": stamps[2] - stamps[1],
-  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  "peak_rss_mb": peak_rss_bytes() / 2**20,
   "nnz": int(rna.nnz + atac.nnz), "dense_mb": cells * (genes + peaks) * 4 / 2**20}))
 """
 
