@@ -56,13 +56,14 @@ STREAM_ABOVE_VALUES = 2**28
 
 
 def _read(path: Path, stream: str):
+    from dataclasses import replace
+
+    from .backed import BackedMatrix
     from .io import read_paired
 
     data = read_paired(path, backed=stream != "no" and path.suffix in (".h5", ".h5mu"))
-    from .backed import BackedMatrix
-
     if stream == "auto" and isinstance(data.rna, BackedMatrix) and data.rna.nnz + data.atac.nnz <= STREAM_ABOVE_VALUES:
-        data = read_paired(path, backed=False)
+        data = replace(data, rna=data.rna[:], atac=data.atac[:])  # small: load the counts, keep the names read
     return data
 
 
