@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 from scmvp.runinfo import cpu_model  # noqa: E402
 
 CHILD = r"""
@@ -60,24 +62,15 @@ cells, genes, peaks, threads, device = int(sys.argv[1]), int(sys.argv[2]), int(s
 torch.set_num_threads(threads)
 if sys.argv[6] == "onednn":
     torch.set_float32_matmul_precision("medium")
-import anndata as ad, muon as mu, numpy as np, scvi
-from lightning.pytorch.callbacks import Callback
+import anndata as ad, muon as mu
+from multivi_timing import timed_multivi_fit
 from scmvp.runinfo import peak_rss_bytes
 from scmvp.synthetic import sparse_counts
 rna = sparse_counts(cells, genes, 0.05, max_count=5, seed=1)
 atac = sparse_counts(cells, peaks, 0.02, max_count=2, seed=2)
 atac.data[:] = 1.0
 mdata = mu.MuData({"rna": ad.AnnData(rna), "atac": ad.AnnData(atac)})
-scvi.settings.seed = 0
-stamps = []
-class Stamp(Callback):
-    def on_train_epoch_end(self, trainer, module):
-        stamps.append(time.perf_counter())
-t0 = time.perf_counter()
-scvi.model.MULTIVI.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
-m = scvi.model.MULTIVI(mdata)
-m.train(max_epochs=3, accelerator="gpu" if device.startswith("cuda") else "cpu", enable_progress_bar=False,
-        callbacks=[Stamp()], early_stopping=False)
+t0, stamps = timed_multivi_fit(mdata, accelerator="gpu" if device.startswith("cuda") else "cpu")
 print(json.dumps({"cells": cells, "threads": threads, "device": device,
   "warmup_epoch_s": stamps[0] - t0, "first_full_epoch_s": stamps[1] - stamps[0], "epoch_s": stamps[2] - stamps[1],
   "peak_rss_mb": peak_rss_bytes() / 2**20,
@@ -110,8 +103,9 @@ def main(argv=None) -> int:
         else:
             py, code, extra = sys.executable, CHILD, ["rna" if method == "scmvp_cycle_rna" else "true",
                                                       "all" if method == "scmvp_full_attention" else "default"]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
         out = subprocess.run([py, "-c", code, str(cells), str(args.genes), str(args.peaks), str(threads), args.device,
-                              *extra], capture_output=True, text=True)
+                              *extra], capture_output=True, text=True, env=env)
         if out.returncode:
             print(f"{method} at {cells} cells failed:", out.stderr[-2000:], file=sys.stderr)
             continue

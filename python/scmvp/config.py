@@ -85,7 +85,8 @@ class ScMVPConfig:
     warmup_fraction, max_warmup_epochs : the warm-up (standard normal prior, KL ramp) takes this
         share of the epochs, at most ``max_warmup_epochs``; the mixture is fitted at its end.
     cycle_weight : weight of the cycle terms after the warm-up.
-    validation_fraction : share of cells held out for early stopping (none below 200 cells).
+    validation_fraction : share of cells held out for early stopping (none below 200 cells; at
+        most 10,000 of them are scored, :func:`scmvp.train.scored_held_out`).
     early_stopping, patience : stop when the held-out loss has not improved by 0.1% for
         ``patience`` epochs.
     restore_best : at an early stop, go back to the weights of the best held-out loss instead of

@@ -68,9 +68,9 @@ class CellData:
         return CellData(*(None if x is None else sp.csr_matrix(x[idx]) for x in (self.rna, self.atac)),
                         None if self.batch is None else self.batch[idx])
 
-    def _buffer(self, rows: np.ndarray) -> "CellData":
-        """Rows ``rows`` (sorted) in memory, read in parts of :data:`STREAM_BLOCK_CELLS` so that
-        reading adds little to the buffer itself."""
+    def read(self, rows: np.ndarray) -> "CellData":
+        """Rows ``rows`` (sorted) in memory; from a file, read in parts of
+        :data:`STREAM_BLOCK_CELLS` so that reading adds little to the result itself."""
         parts = [self.subset(rows[s:s + STREAM_BLOCK_CELLS]) for s in range(0, len(rows), STREAM_BLOCK_CELLS)]
         stack = lambda xs: None if xs[0] is None else sp.vstack(xs, format="csr")  # noqa: E731
         return CellData(stack([p.rna for p in parts]), stack([p.atac for p in parts]),
@@ -101,20 +101,19 @@ class CellData:
         order = rng.permutation(len(blocks))
         per_buffer = max(1, STREAM_BUFFER_CELLS // size)
         seeds = rng.integers(0, 2**63 - 1, size=world)
-        plans = []  # for every rank: its buffers (rows) and the minibatch count of each
-        for r in range(world):
-            mine = order[r::world]
-            buffers = [np.sort(np.concatenate([blocks[b] for b in mine[i:i + per_buffer]]))
-                       for i in range(0, len(mine), per_buffer)]
-            plans.append([(rows, len(_starts(len(rows), per_rank, 2))) for rows in buffers])
-        steps = min(sum(n for _, n in plan) for plan in plans)
+        sizes = np.array([len(b) for b in blocks])
+        # the blocks of each buffer of each rank; every rank counts every rank's minibatches
+        groups = [[order[r::world][i:i + per_buffer] for i in range(0, len(order[r::world]), per_buffer)]
+                  for r in range(world)]
+        steps = min(sum(len(_starts(int(sizes[g].sum()), per_rank, 2)) for g in mine) for mine in groups)
         local_rng = np.random.default_rng(seeds[rank])
         done = 0
-        for rows, _ in plans[rank]:
+        for group in groups[rank]:
             if done >= steps:
                 break
+            rows = np.sort(np.concatenate([blocks[b] for b in group]))
             self._cache = None  # the last buffer goes before the next is read
-            self._cache = (rows, self._buffer(rows))
+            self._cache = (rows, self.read(rows))
             try:
                 for pos in iterate(len(rows), per_rank, True, local_rng):
                     if done >= steps:

@@ -126,6 +126,43 @@ def test_streamed_fit_leaves_the_file_alone_and_gives_results(tmp_path, paired):
     assert _digest(path) == before
 
 
+def test_streamed_fit_reads_the_held_out_cells_once(tmp_path, paired, monkeypatch):
+    """Training cells are read every epoch; held-out cells once for the whole fit, not as
+    scattered rows every epoch."""
+    d = io.read_h5mu(_h5mu(tmp_path, paired))
+    n = d.rna.shape[0]
+    reads = np.zeros(n, dtype=np.int64)
+    plain = BackedMatrix.__getitem__
+
+    def counting(self, idx):
+        if self.shape[1] == d.rna.shape[1]:
+            np.add.at(reads, np.asarray(idx if not isinstance(idx, slice) else np.arange(n)[idx]), 1)
+        return plain(self, idx)
+
+    monkeypatch.setattr(BackedMatrix, "__getitem__", counting)
+    epochs = 4
+    model = scmvp.ScMVP(n_clusters=3, n_hidden=32, seed=0, early_stopping=False, verbose=False, progress_bar=False)
+    model.fit(d.rna, d.atac, rna_features=d.genes, atac_features=d.peaks, max_epochs=epochs)
+    perm = np.random.default_rng(0).permutation(n)  # the training loop's split (seed 0)
+    held = np.zeros(n, dtype=bool)
+    held[perm[:round(model.validation_fraction * n)]] = True
+    assert held.sum() > 0
+    assert len(np.unique(reads[held])) == 1 and len(np.unique(reads[~held])) == 1
+    assert reads[~held][0] - reads[held][0] == epochs - 1
+
+
+def test_scored_held_out_cells_are_a_capped_even_spread():
+    from scmvp.train import MAX_SCORED_HELD_OUT, scored_held_out
+
+    small = np.arange(0, 5000, 7)
+    assert scored_held_out(small) is small
+    big = np.sort(np.random.default_rng(1).choice(10**6, 100_000, replace=False))
+    part = scored_held_out(big)
+    assert len(part) == MAX_SCORED_HELD_OUT and np.isin(part, big).all() and np.all(np.diff(part) > 0)
+    # spread over the whole held-out set, not its start
+    assert part[0] == big[0] and part[-1] == big[-1]
+
+
 def test_cli_streams_h5mu_and_records_the_run(tmp_path, paired):
     from scmvp.cli import main
 
