@@ -38,6 +38,7 @@ METHODS = {
     "scmvp_atac_weight_1": ("scmvp", None),
     "scmvp_atac_weight_features": ("scmvp", None),
     "scmvp_latent_10": ("scmvp", None),
+    "scmvp_restore_best": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -136,6 +137,11 @@ def scmvp_atac_weight_features(data, seed, threads):
 def scmvp_latent_10(data, seed, threads):
     """10 latent dimensions: the default before 20 (the cortex ablations ran at this size)."""
     return _scmvp(data, seed, threads, n_latent=10)
+
+
+def scmvp_restore_best(data, seed, threads):
+    """At the early stop, the weights of the best held-out epoch instead of the last one's."""
+    return _scmvp(data, seed, threads, restore_best=True)
 
 
 def scmvp_multivi_features(data, seed, threads):
