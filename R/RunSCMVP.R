@@ -83,7 +83,8 @@ RunSCMVP <- function(object, ...) {
 #' @param batch Default method: a vector with one batch label per cell. Seurat method: the name
 #'   of a meta.data column with the batch (sample) of each cell. `NULL`: no batch correction.
 #' @param n.clusters Number of mixture components K (`n_clusters`); `NULL`: Python's default,
-#'   which estimates K from the data (Marchenko-Pastur rule). The cells' clusters are these
+#'   which chooses K at the end of the warm-up as the number of groups in the embedding,
+#'   counted by modularity at resolution 3, finer than the clusters kept. The cells' clusters are these
 #'   components, merged where the setting `cluster_resolution` says (see [scmvp_defaults()]).
 #' @param n.latent Dimensions of the joint embedding (`n_latent`); `NULL`: Python's default.
 #' @param epochs Maximum training epochs (`max_epochs`); `NULL`: Python's default, which scales

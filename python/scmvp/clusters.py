@@ -1,10 +1,10 @@
 """Clusters from the mixture's components: components that the cells' neighbourhood graph joins
 are merged, by modularity, as Louvain/Leiden's aggregation step does.
 
-The mixture prior has K components, and K is an estimate (the Marchenko-Pastur rule counts
-dimensions of signal, which exceed the number of cell types on real data: 21-23 components for
-14 PBMC types, about 40 for 23 cortex types). A cell type split over two components shows as
-many graph edges between them. :func:`component_graph` sums the edges of a k-nearest-neighbour
+The mixture prior has K components, and K is an estimate (:func:`scmvp.prior.estimate_n_components`
+counts the groups of the embedding at the end of the warm-up at resolution 3, finer than the
+clusters kept at the default 0.5). A cell type split over two components shows as many graph
+edges between them. :func:`component_graph` sums the edges of a k-nearest-neighbour
 graph of the embedding between components (a K x K matrix, all that is kept of the cells), and
 :func:`merge_components` merges, greedily, the pair whose union most increases the modularity
 

@@ -20,7 +20,6 @@ from .data import Matrix, ScMVPInputError, check_pair, compute_idf, prepare_matr
 from .features import select_matrix
 from .inference import CellData, impute, posterior_moments
 from .module import ScMVPModule
-from .prior import estimate_n_clusters
 from .settings import resolve_device, seed_everything
 from .train import train
 
@@ -140,14 +139,9 @@ class ScMVP:
         n = check_pair(rna_m.X if rna_m else None, atac_m.X if atac_m else None)
         self.batch_categories_ = self.component_graph_ = None  # a refit forgets the earlier fit
         onehot = self._batch_onehot(batch, n, fit=True)
-        k = cfg.n_clusters
-        if k is None:
-            k = distributed.broadcast_object(estimate_n_clusters((rna_m or atac_m).X, seed=cfg.seed))
-            if self.verbose and distributed.is_main():
-                print(f"scMVP: n_clusters not given; estimated K = {k} (Marchenko-Pastur rule on {('RNA' if rna_m else 'ATAC')}).")
-        if k > n:
+        k = cfg.n_clusters  # None: chosen at the end of the warm-up (scmvp.train)
+        if k is not None and k > n:
             raise ScMVPInputError(f"n_clusters = {k} is larger than the number of cells ({n}); choose at most {n}.")
-        self.n_clusters_ = int(k)
         for name, m in (("rna", rna_m), ("atac", atac_m)):
             self.features_[name] = m.features if m else None
             self.input_features_[name] = m.input_features if m else None
@@ -157,11 +151,12 @@ class ScMVP:
         idf = torch.from_numpy(compute_idf(atac_m.X)) if atac_m else None
         self.module = ScMVPModule(
             n_genes=rna_m.X.shape[1] if rna_m else 0, n_peaks=atac_m.X.shape[1] if atac_m else 0,
-            config=cfg.replace(n_clusters=self.n_clusters_), n_batches=0 if onehot is None else onehot.shape[1], idf=idf,
+            config=cfg, n_batches=0 if onehot is None else onehot.shape[1], idf=idf,
         )
         data = CellData(rna_m.X if rna_m else None, atac_m.X if atac_m else None, onehot)
         self.history_ = train(self.module, data, cfg, cfg.epochs_for(n), dev, verbose=self.verbose,
                               progress_bar=self.progress_bar, callback=callback)
+        self.n_clusters_ = int(self.module.prior.n_clusters)
         self._train_data = data
         if not distributed.is_main():
             return self  # with several processes, rank 0 computes and writes the results
@@ -431,9 +426,12 @@ class ScMVP:
                 f"({__version__}) reads ({FORMAT_VERSION}). Upgrade scmvp."
             )
         if state["format_version"] >= 2:
-            # files written before the feature settings existed trained on every feature given;
-            # the features a model uses are stored with it, so these settings change nothing here
-            config = ScMVPConfig.from_dict({"n_top_genes": None, "max_peaks": None, **state["config"]})
+            # files written before the feature settings existed trained on every feature given,
+            # and before warmup_atac_weight with atac_weight throughout; the features a model uses
+            # are stored with it, and these settings only steer training, so they change nothing here
+            saved = state["config"]
+            config = ScMVPConfig.from_dict({"n_top_genes": None, "max_peaks": None,
+                                            "warmup_atac_weight": saved.get("atac_weight", 1.0), **saved})
         else:
             # version 1 kept the model settings only: training settings (which do not change a
             # trained model) take today's defaults, a missing model setting its old value

@@ -9,7 +9,7 @@ to ablate. Every setting comes from :class:`scmvp.config.ScMVPConfig`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -20,7 +20,7 @@ from .distributions import (
 )
 from .config import ScMVPConfig
 from .nn import ATACBranch, ATACDecoder, ClusterGate, GaussianHead, RNABranch, RNADecoder
-from .prior import GMMPrior, gaussian_kl, normal_kl
+from .prior import K_BOUNDS, GMMPrior, gaussian_kl, normal_kl
 
 __all__ = ["ScMVPModule", "LossOutput", "Inputs"]
 
@@ -46,7 +46,9 @@ class LossOutput:
 
 class ScMVPModule(nn.Module):
     """The model for ``n_genes`` genes, ``n_peaks`` peaks and ``n_batches`` batches, built from a
-    :class:`~scmvp.config.ScMVPConfig` (K is ``config.n_clusters``, which must be set)."""
+    :class:`~scmvp.config.ScMVPConfig`. K is ``config.n_clusters``; when that is None the
+    mixture starts with 2 components, unused until training sets K at the end of the warm-up
+    (:meth:`resize_mixture`)."""
 
     def __init__(
         self,
@@ -58,7 +60,7 @@ class ScMVPModule(nn.Module):
     ):
         super().__init__()
         if config.n_clusters is None:
-            raise ValueError("ScMVPModule needs config.n_clusters (the number of mixture components).")
+            config = config.replace(n_clusters=K_BOUNDS[0])
         self.config = config
         modality, cycle = config.modality, config.cycle
         self.modality, self.prior_kind = modality, config.prior
@@ -73,6 +75,8 @@ class ScMVPModule(nn.Module):
         self._n_features = {"rna": n_genes if self.use_rna else 0, "atac": n_peaks if self.use_atac else 0}
         # weight of the ATAC log-likelihood next to the RNA one (joint mode only)
         self.atac_weight = config.atac_weight if modality == "joint" else 1.0
+        # ... and during the warm-up, while the embedding is laid out and K is chosen from it
+        self.warmup_atac_weight = config.warmup_atac_weight if modality == "joint" else 1.0
         n_latent, n_clusters, n_hidden, dropout, gate = (
             config.n_latent, config.n_clusters, config.n_hidden, config.dropout, config.gate)
         H, d, nb = n_hidden, n_latent, n_batches
@@ -151,6 +155,25 @@ class ScMVPModule(nn.Module):
         with torch.no_grad():
             return self.prior.log_q_c(z).exp()
 
+    @torch.no_grad()
+    def resize_mixture(self, n_clusters: int) -> None:
+        """Give the mixture ``n_clusters`` new, uninitialised components (K chosen at the end of
+        the warm-up). The cluster gate, whose input is q(c|z), gets a K-wide input layer whose
+        columns are all the mean of the old ones: until the mixture is fitted it reads a uniform
+        q(c|z), so it computes exactly what it computed during the warm-up."""
+        self.prior.resize(n_clusters)
+        if self.gate is not None:
+            old = self.gate.linear
+            new = nn.Linear(n_clusters, old.out_features).to(old.weight.device)
+            new.weight.copy_(old.weight.mean(1, keepdim=True).expand(-1, n_clusters))
+            new.bias.copy_(old.bias)
+            self.gate.linear = new
+        self.config = self.config.replace(n_clusters=n_clusters)
+
+    def k_parameters(self) -> List[nn.Parameter]:
+        """The parameters whose shape depends on K (the mixture's, the gate's input layer)."""
+        return list(self.prior.parameters()) + (list(self.gate.linear.parameters()) if self.gate is not None else [])
+
     def decode(self, z: torch.Tensor, batch: Optional[torch.Tensor], views=("rna", "atac")):
         """Decoder outputs for z: RNA fractions rho, ATAC rate fractions and dropout logits.
 
@@ -170,12 +193,17 @@ class ScMVPModule(nn.Module):
         return (batch @ self.log_theta).exp()
 
     # ---------------------------------------------------------------- loss
-    def forward(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0) -> LossOutput:
+    def forward(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0,
+                atac_weight: Optional[float] = None) -> LossOutput:
         """The training loss (:meth:`loss`): what ``DistributedDataParallel`` wraps."""
-        return self.loss(inputs, beta=beta, use_gmm=use_gmm, cycle_weight=cycle_weight)
+        return self.loss(inputs, beta=beta, use_gmm=use_gmm, cycle_weight=cycle_weight, atac_weight=atac_weight)
 
-    def loss(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0) -> LossOutput:
-        """Negative ELBO (+ cycle terms), averaged over the minibatch, with named parts."""
+    def loss(self, inputs: Inputs, beta: float = 1.0, use_gmm: bool = True, cycle_weight: float = 0.0,
+             atac_weight: Optional[float] = None) -> LossOutput:
+        """Negative ELBO (+ cycle terms), averaged over the minibatch, with named parts.
+
+        ``atac_weight`` overrides the module's :attr:`atac_weight` (the training loop passes
+        :attr:`warmup_atac_weight` during the warm-up)."""
         mean, logvar = self.encode(inputs)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         rho, rate_frac, pi_logits = self.decode(z, inputs.batch)
@@ -195,7 +223,7 @@ class ScMVPModule(nn.Module):
             rate = y.library.unsqueeze(1) * rate_frac
             ll, y_imp = zip_log_likelihood_and_mean(y.rows, y.cols, y.values, rate, pi_logits)
             terms["atac_nll"] = -ll.mean()
-            total = total + self.atac_weight * terms["atac_nll"]
+            total = total + (self.atac_weight if atac_weight is None else atac_weight) * terms["atac_nll"]
         if use_gmm and self.prior_kind == "gmm":
             terms["kl_z"] = self.prior.kl(z, mean, logvar).mean()
         else:

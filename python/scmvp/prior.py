@@ -15,9 +15,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import log_normalise
+__all__ = ["GMMPrior", "normal_kl", "estimate_n_components"]
 
-__all__ = ["GMMPrior", "normal_kl", "estimate_n_clusters", "correlation_spectrum"]
+#: Bounds of an estimated K (mixture components).
+K_BOUNDS = (2, 50)
+#: Modularity resolution at which :func:`estimate_n_components` counts the embedding's groups:
+#: finer than the clusters kept (``cluster_resolution``, 0.5), because surplus components are
+#: merged afterwards while too few merge cell types that nothing splits again. At 1 (Seurat's
+#: default) the cortex data's warm-up embedding gave 12 components for 23 types and lost 0.045
+#: KMeans ARI; at 3, 31 and none (bench/RESULTS.md, "Why K is chosen after the warm-up").
+K_RESOLUTION = 3.0
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -44,6 +51,17 @@ class GMMPrior(nn.Module):
         self.means = nn.Parameter(torch.randn(n_clusters, n_latent) * 0.1)
         self.logvars = nn.Parameter(torch.zeros(n_clusters, n_latent))
         self.register_buffer("initialised", torch.tensor(False))
+
+    @torch.no_grad()
+    def resize(self, n_clusters: int) -> None:
+        """Start over with ``n_clusters`` components (new, uninitialised parameters on the same
+        device): K chosen at the end of the warm-up (:func:`estimate_n_components`)."""
+        dev = self.means.device
+        self.n_clusters = n_clusters
+        self.pi_logits = nn.Parameter(torch.zeros(n_clusters, device=dev))
+        self.means = nn.Parameter(torch.zeros(n_clusters, self.n_latent, device=dev))  # set by initialise
+        self.logvars = nn.Parameter(torch.zeros(n_clusters, self.n_latent, device=dev))
+        self.initialised.fill_(False)
 
     def log_p_z_given_c(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z | mu_c, sigma2_c) for every c: (B, K)."""
@@ -106,64 +124,26 @@ class GMMPrior(nn.Module):
         return gmm.predict(means64)
 
 
-def correlation_spectrum(X, chunk: int = 1024):
-    """Nonzero eigenvalues of Z Z^T / p and p, for Z = X with each column standardised.
+def estimate_n_components(z: np.ndarray, seed: int = 0, resolution: float = K_RESOLUTION, n_groups: int = 50,
+                          bounds=K_BOUNDS) -> int:
+    """K for the mixture: the groups of cells in the embedding ``z`` (cells x d posterior means,
+    at the end of the warm-up), counted by graph modularity as Leiden or ``FindClusters`` do.
 
-    ``X`` is a cells x features CSR matrix; constant columns are dropped (p counts the rest).
-    Never holds the dense cells x features matrix: with more features than cells the n x n Gram
-    matrix is summed over dense blocks of ``chunk`` columns (BLAS ``syrk``), otherwise the
-    p x p one over blocks of ``chunk`` cells. Peak memory is ~8 min(n, p)^2 bytes plus one
-    block, against 8-24 n p bytes for an SVD of the dense matrix (3 GB for 5,000 cells and
-    24,744 peaks).
+    ``n_groups`` KMeans groups (finer than any K kept) are merged greedily by modularity on the
+    15-nearest-neighbour graph of ``z`` at ``resolution`` (:data:`K_RESOLUTION`;
+    :mod:`scmvp.clusters`, at most 50,000 cells); what is left, clipped to ``bounds``, is K. The warm-up embedding holds what
+    either view separates, so K counts groups that only the chromatin tells apart too, which a
+    rule on the RNA counts alone (the Marchenko-Pastur count of signal dimensions that chose K
+    before) cannot see (bench/RESULTS.md).
     """
-    import scipy.linalg
-    import scipy.sparse as sp
+    from sklearn.cluster import KMeans
 
-    X = sp.csr_matrix(X, dtype=np.float64)
-    n, p = X.shape
-    mean = np.asarray(X.mean(axis=0)).ravel()
-    var = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2
-    keep = var > 1e-12 * np.maximum(mean**2, 1.0)
-    X, mean, sd = X[:, keep], mean[keep], np.sqrt(var[keep])
-    p = X.shape[1]
-    if p == 0:
-        return np.zeros(0), 0
-    if p > n:  # Gram over cells: G = sum over column blocks of B B^T
-        G, cols = np.zeros((n, n), order="F"), X.tocsc()
-        for s in range(0, p, chunk):
-            block = cols[:, s:s + chunk].toarray(order="F")
-            block -= mean[s:s + chunk]
-            block /= sd[s:s + chunk]
-            G = scipy.linalg.blas.dsyrk(1.0, block, beta=1.0, c=G, lower=0, overwrite_c=1)
-            del block  # never two blocks at once
-    else:  # covariance over features: C = sum over row blocks of B^T B
-        G = np.zeros((p, p), order="F")
-        for s in range(0, n, chunk):
-            block = X[s:s + chunk].toarray(order="F")
-            block -= mean
-            block /= sd
-            G = scipy.linalg.blas.dsyrk(1.0, block, beta=1.0, c=G, trans=1, lower=0, overwrite_c=1)
-            del block
-    eig = scipy.linalg.eigvalsh(G, lower=False, overwrite_a=True, check_finite=False)
-    return np.clip(eig[::-1], 0.0, None) / p, p
+    from .clusters import MAX_GRAPH_CELLS, component_graph, merge_components
 
-
-def estimate_n_clusters(X, max_cells: int = 5000, seed: int = 0, bounds=(2, 50)) -> int:
-    """Estimate K as the number of eigenvalues of the cell-cell correlation matrix above the
-    Marchenko-Pastur upper edge (the random-matrix rule used by SC3).
-
-    ``X`` is a cells x features CSR count matrix (RNA; ATAC in ATAC-only fits). Cells are
-    log-normalised (1e4) and each
-    feature standardised; the nonzero spectrum of the n x n cell correlation matrix equals that
-    of Z Z^T / p (:func:`correlation_spectrum`), on at most ``max_cells`` cells. Eigenvalues above
-    (1 + sqrt(n/p))^2 cannot arise from noise alone; their count, clipped to ``bounds``, is K.
-    """
-    rng = np.random.default_rng(seed)
-    n = X.shape[0]
-    idx = np.sort(rng.choice(n, size=min(n, max_cells), replace=False))
-    sub = log_normalise(X[idx])
-    eig, p = correlation_spectrum(sub)
-    ncell = sub.shape[0]
-    edge = (1.0 + math.sqrt(ncell / max(p, 1))) ** 2
-    k = int((eig > edge).sum())
-    return int(min(max(k, bounds[0]), bounds[1]))
+    z = np.asarray(z, dtype=np.float32)
+    if z.shape[0] > MAX_GRAPH_CELLS:
+        z = z[np.sort(np.random.default_rng(seed).choice(z.shape[0], MAX_GRAPH_CELLS, replace=False))]
+    n_groups = min(n_groups, z.shape[0])
+    groups = KMeans(n_groups, n_init=1, random_state=seed).fit_predict(z)
+    k = len(np.unique(merge_components(component_graph(z, groups, n_groups, seed=seed), resolution)))
+    return int(min(max(k, bounds[0]), bounds[1], z.shape[0]))

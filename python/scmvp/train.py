@@ -1,5 +1,5 @@
-"""Training: Adam over shuffled minibatches, KL warm-up with a normal prior, GMM
-initialisation at its end, cycle terms after it, gradient clipping, early stopping on held-out
+"""Training: Adam over shuffled minibatches, KL warm-up with a normal prior, K chosen and the
+GMM initialised at its end, cycle terms after it, gradient clipping, early stopping on held-out
 cells, loss history, progress and a NaN guard. Optimisation only: the math is in module.py, the
 settings in config.py, the minibatches in inference.py, the process group in distributed.py.
 
@@ -23,6 +23,7 @@ from . import distributed
 from .config import ScMVPConfig
 from .inference import CellData, iterate, posterior_moments
 from .module import ScMVPModule
+from .prior import estimate_n_components
 from .settings import fast_float32_matmul, keep_freed_memory
 
 __all__ = ["train", "lines_progress", "scored_held_out"]
@@ -114,7 +115,13 @@ def train(
         # parameters unused in some steps: the mixture during the warm-up, the cycle encoders' heads
         model = torch.nn.parallel.DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
-    opt = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    # the parameters whose shape is K are a group of their own: choosing K replaces them
+    k_ids = {id(p) for p in module.k_parameters()}
+    opt = torch.optim.Adam(
+        [{"params": [p for p in module.parameters() if id(p) not in k_ids]},
+         {"params": module.k_parameters()}],
+        lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    choose_k = config.n_clusters is None
     warm = config.warmup_epochs(max_epochs)
     steps_per_epoch = max(1, math.ceil(len(train_idx) / config.batch_size))
     warm_steps = warm * steps_per_epoch
@@ -137,6 +144,7 @@ def train(
                     beta=beta,
                     use_gmm=not in_warmup,
                     cycle_weight=0.0 if in_warmup else config.cycle_weight,
+                    atac_weight=module.warmup_atac_weight if in_warmup else module.atac_weight,
                 )
                 _check_finite(out.loss, epoch, world)
                 opt.zero_grad(set_to_none=True)
@@ -159,7 +167,15 @@ def train(
                 callback(epoch, max_epochs, record)
 
             if epoch == warm and module.prior_kind == "gmm" and not bool(module.prior.initialised):
-                _initialise_prior(module, data, device, seed)
+                replaced = opt.param_groups[1]["params"]
+                if _initialise_prior(module, data, device, seed, choose_k, verbose):
+                    for p in replaced:
+                        opt.state.pop(p, None)
+                    opt.param_groups[1]["params"] = module.k_parameters()
+                    if world > 1:  # the new parameters join the gradient all-reduce
+                        model = torch.nn.parallel.DistributedDataParallel(
+                            module, device_ids=[device.index] if device.type == "cuda" else None,
+                            find_unused_parameters=True)
             if not in_warmup and n_val and config.early_stopping:
                 score = record["validation_loss"]
                 if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
@@ -183,16 +199,29 @@ def train(
         module.load_state_dict(best_state)
     if not bool(module.prior.initialised):
         # normal prior (or no epoch after warm-up): the mixture is fitted for cluster calls only
-        _initialise_prior(module, data, device, seed)
+        _initialise_prior(module, data, device, seed, choose_k, verbose)
     module.eval()
     return history
 
 
-def _initialise_prior(module: ScMVPModule, data: CellData, device, seed: int) -> None:
-    """Fit the mixture to the posterior of every cell: on rank 0, which sends it to the others."""
-    if distributed.is_main():
-        module.prior.initialise(*posterior_moments(module, data, device), seed=seed)
+def _initialise_prior(module: ScMVPModule, data: CellData, device, seed: int, choose_k: bool,
+                      verbose: bool = False) -> bool:
+    """Fit the mixture to the posterior of every cell: on rank 0, which sends it to the others.
+    With ``choose_k``, K is first set to the number of groups in the embedding
+    (:func:`~scmvp.prior.estimate_n_components`); returns whether the mixture got new parameters."""
+    moments = posterior_moments(module, data, device) if distributed.is_main() else None
+    resized = False
+    if choose_k:
+        k = distributed.broadcast_object(estimate_n_components(moments[0], seed=seed) if moments is not None else None)
+        if verbose:
+            print(f"scMVP: n_clusters not given; K = {k}, the groups of the embedding after the warm-up.")
+        if k != module.prior.n_clusters:
+            module.resize_mixture(k)
+            resized = True
+    if moments is not None:
+        module.prior.initialise(*moments, seed=seed)
     distributed.broadcast_module_state(module.prior)
+    return resized
 
 
 def _epoch_means(sums: Dict[str, float], n_seen: int, world: int) -> Dict[str, float]:
@@ -240,6 +269,7 @@ def _validation_loss(module, held_out: CellData, device, config: ScMVPConfig, in
             beta=1.0,
             use_gmm=not in_warmup,
             cycle_weight=0.0 if in_warmup else config.cycle_weight,
+            atac_weight=module.warmup_atac_weight if in_warmup else module.atac_weight,
         )
         total += float(out.loss) * len(idx)
         count += len(idx)

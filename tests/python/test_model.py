@@ -261,10 +261,46 @@ def test_bad_input_errors_before_training(paired):
     assert (neg != snapshot).nnz == 0
 
 
-def test_default_k_is_estimated(paired):
+def test_k_is_chosen_from_the_warm_up_embedding(paired, monkeypatch):
+    # n_clusters=None: K is set at the end of the warm-up (epoch 2 of 10) from the embedding,
+    # the mixture and the gate get K-wide parameters, and the optimiser trains those afterwards
+    import scmvp.train as train_mod
+
     rna, atac, genes, peaks, _ = paired
-    m = ScMVP(seed=0, **FAST).fit(rna, atac, max_epochs=1)
-    assert 2 <= m.n_clusters_ <= 6
+    chosen, after = [], {}
+    real = train_mod.estimate_n_components
+    monkeypatch.setattr(train_mod, "estimate_n_components", lambda z, seed=0: chosen.append(real(z, seed=seed)) or chosen[-1])
+
+    def callback(epoch, max_epochs, record):
+        after[epoch] = m.module.prior.means.detach().clone()
+
+    m = ScMVP(seed=0, attention=True, **FAST)
+    m.fit(rna, atac, max_epochs=10, early_stopping=False, callback=callback)
+    k = chosen[0]
+    assert len(chosen) == 1 and 2 <= k <= 50
+    assert m.n_clusters_ == k == m.module.prior.n_clusters == m.trained_config.n_clusters
+    assert m.module.gate.linear.in_features == k and m.component_probabilities().shape == (rna.shape[0], k)
+    assert not torch.equal(after[3], after[10])  # the new components are trained
+
+
+def test_given_k_is_kept(paired):
+    rna, atac, genes, peaks, _ = paired
+    m = ScMVP(seed=0, n_clusters=4, **FAST).fit(rna, atac, max_epochs=3)
+    assert m.n_clusters_ == 4 == m.module.prior.n_clusters
+
+
+def test_resized_gate_computes_what_it_did_on_uniform_input(fitted):
+    import copy
+
+    from scmvp.nn import ClusterGate
+
+    module = copy.deepcopy(fitted.module)
+    module.gate = ClusterGate(3, fitted.trained_config.n_hidden)  # the fixture has no gate
+    before = module.gate(torch.full((2, 3), 1 / 3))
+    module.resize_mixture(7)
+    after = module.gate(torch.full((2, 7), 1 / 7))
+    assert module.prior.n_clusters == 7 and module.config.n_clusters == 7
+    torch.testing.assert_close(before, after)
 
 
 def test_nan_loss_stops_with_explanation(paired, monkeypatch):
@@ -332,6 +368,8 @@ def test_atac_weight_scales_only_the_atac_likelihood(fitted, paired):
     t = out[1.0].terms
     assert torch.isclose(out[1.0].terms["atac_nll"], out[0.05].terms["atac_nll"])
     np.testing.assert_allclose(float(out[1.0].loss - out[0.05].loss), 0.95 * float(t["atac_nll"]), rtol=1e-4)
+    with pytest.raises(ValueError, match="warmup_atac_weight"):
+        ScMVP(warmup_atac_weight=-1)
     with pytest.raises(ValueError, match="atac_weight"):
         ScMVP(atac_weight=0)
     with pytest.raises(ValueError, match="atac_weight"):
@@ -345,3 +383,22 @@ def test_progress_in_a_log_is_a_line_every_few_epochs(paired, capsys):
     captured = capsys.readouterr()
     assert "\r" not in captured.err + captured.out
     assert sum(ln.startswith("scMVP: epoch") for ln in captured.out.splitlines()) == 3
+
+
+def test_warm_up_weighs_the_atac_likelihood_by_warmup_atac_weight(paired, monkeypatch):
+    from scmvp.module import ScMVPModule
+
+    rna, atac, genes, peaks, _ = paired
+    seen = set()
+    real = ScMVPModule.loss
+
+    def spy(self, inputs, beta=1.0, use_gmm=True, cycle_weight=0.0, atac_weight=None):
+        seen.add((use_gmm, atac_weight))  # use_gmm is False exactly in the warm-up
+        return real(self, inputs, beta=beta, use_gmm=use_gmm, cycle_weight=cycle_weight, atac_weight=atac_weight)
+
+    monkeypatch.setattr(ScMVPModule, "loss", spy)
+    ScMVP(seed=0, n_clusters=3, atac_weight=0.05, warmup_atac_weight=0.7, **FAST).fit(rna, atac, max_epochs=6)
+    assert seen == {(False, 0.7), (True, 0.05)}
+    seen.clear()
+    ScMVP(seed=0, n_clusters=3, modality="atac", warmup_atac_weight=0.7, **FAST).fit(None, atac, max_epochs=6)
+    assert seen == {(False, 1.0), (True, 1.0)}  # single-view fits have no balance to set

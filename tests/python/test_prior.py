@@ -1,11 +1,8 @@
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
-from synthetic import make_paired
-
-from scmvp.prior import GMMPrior, correlation_spectrum, estimate_n_clusters, gaussian_kl, normal_kl
+from scmvp.prior import GMMPrior, estimate_n_components, gaussian_kl, normal_kl
 
 
 def test_q_c_is_normalised_and_stable_far_from_all_components():
@@ -98,44 +95,33 @@ def test_initialise_after_warmup_does_not_favour_the_broadest_component():
     assert largest["means only"] >= 2 * 250, largest
 
 
-def test_estimate_n_clusters_recovers_planted_groups():
-    for k in (3, 6):
-        rna = make_paired(n_cells=600, n_genes=300, n_groups=k, seed=1)[0]
-        est = estimate_n_clusters(rna)
-        assert abs(est - k) <= 2, (k, est)
+@pytest.mark.parametrize("k", [3, 6, 12])
+def test_estimate_n_components_counts_planted_groups(k):
+    # k well-separated groups of 150 cells in a 10-dimensional embedding, with a spread that
+    # varies across groups: the 50 KMeans groups merge back into the k planted ones
+    rng = np.random.default_rng(k)
+    centres = rng.normal(0.0, 6.0, size=(k, 10))
+    z = np.concatenate([c + rng.normal(0.0, 0.5 + 0.5 * rng.random(), size=(150, 10)) for c in centres])
+    assert estimate_n_components(z, seed=0, resolution=1.0) == k
+    # the default counts finer (surplus components are merged into clusters later) but never
+    # joins two planted groups
+    assert k <= estimate_n_components(z, seed=0) <= 50
 
 
-def _dense_spectrum(X):
-    """The reference: squared singular values / p of the column-standardised dense matrix."""
-    dense = X.toarray().astype(np.float64)
-    dense = dense[:, dense.std(axis=0) > 0]
-    dense = (dense - dense.mean(axis=0)) / dense.std(axis=0)
-    return np.linalg.svd(dense, compute_uv=False) ** 2 / dense.shape[1], dense.shape[1]
+def test_estimate_n_components_stays_in_bounds():
+    rng = np.random.default_rng(0)
+    two_points = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
+    assert estimate_n_components(two_points, resolution=1.0, bounds=(3, 50)) == 3  # raised to the lower bound
+    assert estimate_n_components(rng.normal(size=(30, 5)), bounds=(2, 50)) <= 30  # never more than the cells
+    assert estimate_n_components(rng.normal(size=(2000, 5)), bounds=(2, 4)) <= 4
 
 
-@pytest.mark.parametrize("n_cells, n_features", [(40, 150), (150, 40)])
-def test_correlation_spectrum_equals_the_dense_svd(n_cells, n_features):
-    # both paths (more features than cells: Gram over cells; fewer: covariance over features),
-    # with blocks of 7 so that several are summed, and a constant (empty) column dropped
-    X = sp.random(n_cells, n_features, density=0.2, random_state=3, format="csr") * 10
-    X = sp.hstack([X, sp.csr_matrix((n_cells, 1))]).tocsr()
-    eig, p = correlation_spectrum(X, chunk=7)
-    ref, p_ref = _dense_spectrum(X)
-    assert p == p_ref == n_features
-    np.testing.assert_allclose(eig[: len(ref)], ref, rtol=1e-8, atol=1e-10)
-    assert np.all(np.abs(eig[len(ref):]) < 1e-10)
-
-
-def test_estimate_n_clusters_never_holds_the_dense_matrix():
-    # 2,000 cells x 20,000 features: the dense float64 matrix is 320 MB; the estimate must stay
-    # well below it (the SVD of the dense matrix peaked at ~3 GB on the bundled 24,744 peaks)
-    import tracemalloc
-
-    X = sp.random(2000, 20000, density=0.01, random_state=0, format="csr", dtype=np.float32)
-    X.data = np.ceil(X.data * 3)
-    dense_bytes = 2000 * 20000 * 8
-    tracemalloc.start()
-    estimate_n_clusters(X)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < dense_bytes / 3, (peak, dense_bytes)
+def test_resize_gives_new_uninitialised_components():
+    prior = GMMPrior(4, 3)
+    prior.initialise(np.random.default_rng(0).normal(size=(200, 3)))
+    old = list(prior.parameters())
+    prior.resize(7)
+    assert prior.n_clusters == 7 and not bool(prior.initialised)
+    assert [tuple(p.shape) for p in prior.parameters()] == [(7,), (7, 3), (7, 3)]
+    assert not any(p is q for p in prior.parameters() for q in old)
+    assert prior.log_q_c(torch.zeros(5, 3)).shape == (5, 7)
