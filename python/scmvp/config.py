@@ -116,9 +116,9 @@ class ScMVPConfig:
     prior: str = field(default="gmm", metadata=_help("'gmm' (mixture prior) or 'normal'"))
     gate: str = field(default="sigmoid", metadata=_help("form of the cluster gate: 'sigmoid' or 'softmax'"))
     atac_weight: float = field(default=0.05, metadata=_help("weight of the ATAC likelihood next to the RNA one"))
-    # 1: on the synthetic set whose groups need both views, KMeans ARI 0.48-0.50 -> 0.98-0.99 with
-    # K from the warm-up embedding; level on the real datasets (bench/RESULTS.md, "Why K is chosen
-    # after the warm-up")
+    # 1 (the likelihood unweighted): with K from the warm-up embedding, KMeans ARI 0.48-0.50 ->
+    # 0.99 on the synthetic set whose groups need both views, within the seed spread on the real
+    # datasets (bench/RESULTS.md, "Why K is chosen after the warm-up")
     warmup_atac_weight: float = field(default=1.0, metadata=_help("weight of the ATAC likelihood during the warm-up"))
     dropout: float = field(default=0.1, metadata=_help("dropout rate"))
     # ---- features
