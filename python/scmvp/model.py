@@ -184,8 +184,10 @@ class ScMVP:
         data = self._query(rna, atac, batch, rna_features, atac_features, allow_missing_features)
         dev = self._device()
         z = posterior_moments(self.module, data, dev)[0]
-        with torch.no_grad():
-            comp = self.module.cluster_log_probs(torch.from_numpy(z).to(dev)).exp().cpu().numpy()
+        with torch.no_grad():  # by chunks: q(c|z) builds cells x K x d temporaries
+            comp = np.concatenate([
+                self.module.cluster_log_probs(torch.from_numpy(z[i:i + 4096]).to(dev)).exp().cpu().numpy()
+                for i in range(0, max(len(z), 1), 4096)]) if len(z) else np.zeros((0, self.n_clusters_), np.float32)
         mapping = self.cluster_map(resolution)
         merged = np.zeros((comp.shape[0], mapping.max() + 1), dtype=np.float32)
         np.add.at(merged.T, mapping, comp.T)

@@ -30,6 +30,9 @@ __all__ = ["train", "lines_progress", "scored_held_out"]
 
 #: Early stopping scores at most this many held-out cells (:func:`scored_held_out`).
 MAX_SCORED_HELD_OUT = 10_000
+#: K is chosen and the mixture fitted on at most this many cells (a random subset beyond): at
+#: least 400 per component at the largest K, and the cells x K arrays of the fit stay small.
+MAX_MIXTURE_CELLS = 20_000
 
 #: An epoch callback: (epoch, max_epochs, record of the epoch's losses by name).
 Callback = Callable[[int, int, Dict[str, float]], None]
@@ -206,10 +209,15 @@ def train(
 
 def _initialise_prior(module: ScMVPModule, data: CellData, device, seed: int, choose_k: bool,
                       verbose: bool = False) -> bool:
-    """Fit the mixture to the posterior of every cell: on rank 0, which sends it to the others.
+    """Fit the mixture to the posterior of every cell (at most :data:`MAX_MIXTURE_CELLS`): on
+    rank 0, which sends it to the others.
     With ``choose_k``, K is first set to the number of groups in the embedding
     (:func:`~scmvp.prior.estimate_n_components`); returns whether the mixture got new parameters."""
     moments = posterior_moments(module, data, device) if distributed.is_main() else None
+    if moments is not None and len(moments[0]) > MAX_MIXTURE_CELLS:
+        # K x d parameters need no more cells, and per-cell x K arrays would grow with the data
+        keep = np.sort(np.random.default_rng(seed).choice(len(moments[0]), MAX_MIXTURE_CELLS, replace=False))
+        moments = (moments[0][keep], moments[1][keep])
     resized = False
     if choose_k:
         k = distributed.broadcast_object(estimate_n_components(moments[0], seed=seed) if moments is not None else None)
