@@ -115,9 +115,7 @@ def train(
     module.to(device).train()
     model = module
     if world > 1:
-        # parameters unused in some steps: the mixture during the warm-up, the cycle encoders' heads
-        model = torch.nn.parallel.DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+        model = _data_parallel(module, device)
     # the parameters whose shape is K are a group of their own: choosing K replaces them
     k_ids = {id(p) for p in module.k_parameters()}
     opt = torch.optim.Adam(
@@ -176,9 +174,7 @@ def train(
                         opt.state.pop(p, None)
                     opt.param_groups[1]["params"] = module.k_parameters()
                     if world > 1:  # the new parameters join the gradient all-reduce
-                        model = torch.nn.parallel.DistributedDataParallel(
-                            module, device_ids=[device.index] if device.type == "cuda" else None,
-                            find_unused_parameters=True)
+                        model = _data_parallel(module, device)
             if not in_warmup and n_val and config.early_stopping:
                 score = record["validation_loss"]
                 if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
@@ -205,6 +201,13 @@ def train(
         _initialise_prior(module, data, device, seed, choose_k, verbose)
     module.eval()
     return history
+
+
+def _data_parallel(module: ScMVPModule, device) -> torch.nn.parallel.DistributedDataParallel:
+    """``module`` wrapped for data-parallel training over the process group."""
+    # parameters unused in some steps: the mixture during the warm-up, the cycle encoders' heads
+    return torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
 
 def _initialise_prior(module: ScMVPModule, data: CellData, device, seed: int, choose_k: bool,
