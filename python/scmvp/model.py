@@ -187,7 +187,7 @@ class ScMVP:
         with torch.no_grad():  # by chunks: q(c|z) builds cells x K x d temporaries
             comp = np.concatenate([
                 self.module.cluster_log_probs(torch.from_numpy(z[i:i + 4096]).to(dev)).exp().cpu().numpy()
-                for i in range(0, max(len(z), 1), 4096)]) if len(z) else np.zeros((0, self.n_clusters_), np.float32)
+                for i in range(0, max(len(z), 1), 4096)])
         mapping = self.cluster_map(resolution)
         merged = np.zeros((comp.shape[0], mapping.max() + 1), dtype=np.float32)
         np.add.at(merged.T, mapping, comp.T)

@@ -170,6 +170,10 @@ class ScMVPModule(nn.Module):
             self.gate.linear = new
         self.config = self.config.replace(n_clusters=n_clusters)
 
+    def atac_weight_at(self, warmup: bool) -> float:
+        """Weight of the ATAC log-likelihood during the warm-up or after it."""
+        return self.warmup_atac_weight if warmup else self.atac_weight
+
     def k_parameters(self) -> List[nn.Parameter]:
         """The parameters whose shape depends on K (the mixture's, the gate's input layer)."""
         return list(self.prior.parameters()) + (list(self.gate.linear.parameters()) if self.gate is not None else [])

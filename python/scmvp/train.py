@@ -145,7 +145,7 @@ def train(
                     beta=beta,
                     use_gmm=not in_warmup,
                     cycle_weight=0.0 if in_warmup else config.cycle_weight,
-                    atac_weight=module.warmup_atac_weight if in_warmup else module.atac_weight,
+                    atac_weight=module.atac_weight_at(in_warmup),
                 )
                 _check_finite(out.loss, epoch, world)
                 opt.zero_grad(set_to_none=True)
@@ -280,7 +280,7 @@ def _validation_loss(module, held_out: CellData, device, config: ScMVPConfig, in
             beta=1.0,
             use_gmm=not in_warmup,
             cycle_weight=0.0 if in_warmup else config.cycle_weight,
-            atac_weight=module.warmup_atac_weight if in_warmup else module.atac_weight,
+            atac_weight=module.atac_weight_at(in_warmup),
         )
         total += float(out.loss) * len(idx)
         count += len(idx)
