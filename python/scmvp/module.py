@@ -127,13 +127,15 @@ class ScMVPModule(nn.Module):
 
     def encode(self, inputs: Inputs):
         """(mean, logvar) of the main posterior: q(z|x,y), q(z|x) or q(z|y) by modality."""
-        x_in, y_in = self.encoder_inputs(inputs)
+        return self._encode(*self.encoder_inputs(inputs), inputs.batch)
+
+    def _encode(self, x_in, y_in, batch):
         if self.modality == "joint":
             h = torch.cat([self.rna_branch(x_in), self.atac_branch(y_in)], dim=-1)
-            return self.joint_head(self._cat(h, inputs.batch))
+            return self.joint_head(self._cat(h, batch))
         if self.modality == "rna":
-            return self.encode_rna(x_in, inputs.batch)
-        return self.encode_atac(y_in, inputs.batch)
+            return self.encode_rna(x_in, batch)
+        return self.encode_atac(y_in, batch)
 
     # ---------------------------------------------------------------- decoders
     def cluster_log_probs(self, z: torch.Tensor) -> torch.Tensor:
@@ -208,7 +210,8 @@ class ScMVPModule(nn.Module):
 
         ``atac_weight`` overrides the module's :attr:`atac_weight` (the training loop passes
         :attr:`warmup_atac_weight` during the warm-up)."""
-        mean, logvar = self.encode(inputs)
+        x_in, y_in = self.encoder_inputs(inputs)
+        mean, logvar = self._encode(x_in, y_in, inputs.batch)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         rho, rate_frac, pi_logits = self.decode(z, inputs.batch)
         terms: Dict[str, torch.Tensor] = {}
@@ -237,7 +240,6 @@ class ScMVPModule(nn.Module):
         if self.modality == "joint":
             # the single-view encoders learn to match the joint posterior from raw data
             # (the joint side is held fixed, so this never pulls the joint embedding)
-            x_in, y_in = self.encoder_inputs(inputs)
             m_d, lv_d = mean.detach(), logvar.detach()
             terms["single_rna"] = gaussian_kl(m_d, lv_d, *self.encode_rna(x_in, inputs.batch)).mean()
             terms["single_atac"] = gaussian_kl(m_d, lv_d, *self.encode_atac(y_in, inputs.batch)).mean()
