@@ -39,6 +39,8 @@ METHODS = {
     "scmvp_atac_weight_features": ("scmvp", None),
     "scmvp_latent_10": ("scmvp", None),
     "scmvp_restore_best": ("scmvp", None),
+    "scmvp_patience_10": ("scmvp", None),
+    "scmvp_patience_3": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -142,6 +144,16 @@ def scmvp_latent_10(data, seed, threads):
 def scmvp_restore_best(data, seed, threads):
     """At the early stop, the weights of the best held-out epoch instead of the last one's."""
     return _scmvp(data, seed, threads, restore_best=True)
+
+
+def scmvp_patience_10(data, seed, threads):
+    """Early stopping after 10 epochs without a 0.1% held-out improvement (the default before 5)."""
+    return _scmvp(data, seed, threads, patience=10)
+
+
+def scmvp_patience_3(data, seed, threads):
+    """Early stopping after 3 epochs without a 0.1% held-out improvement instead of 5."""
+    return _scmvp(data, seed, threads, patience=3)
 
 
 def scmvp_multivi_features(data, seed, threads):

@@ -67,9 +67,9 @@ PBMC = Path(__file__).resolve().parents[3] / "shared" / "data" / "pbmc_multiome_
 def test_pbmc_multiome_joint_beats_rna_only_and_its_clusters_follow_the_cell_types():
     """10x Multiome PBMC (2,000 cells, 14 types), where ATAC carries cell-type signal: the joint
     embedding beats the model's own RNA-only mode, and the merged clusters are close to the
-    KMeans partition. Measured at seed 0 with 2 threads: joint KMeans ARI / NMI 0.727 / 0.837,
-    RNA-only 0.701 / 0.814, merged clusters ARI 0.675 (15 clusters); over 3-5 seeds with 1 thread
-    the joint lead is larger (0.738 / 0.835 against 0.685 / 0.809; bench/RESULTS.md)."""
+    KMeans partition. Measured at seed 0 with 2 threads: joint KMeans ARI / NMI 0.738 / 0.838,
+    RNA-only 0.716 / 0.817, merged clusters ARI 0.700 (14 clusters); over 5 seeds with 1 thread
+    the joint lead is larger (0.755 / 0.839 against 0.699 / 0.815; bench/RESULTS.md)."""
     from sklearn.metrics import adjusted_rand_score
 
     from scmvp.io import read_mtx_dir
