@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score import LABEL_COLUMN, knn_graph, leiden_near_k  # noqa: E402
+from score import LABEL_COLUMN, kmeans_partition, knn_graph, leiden_near_k  # noqa: E402
 
 
 def main_share(labels, part) -> pd.DataFrame:
@@ -36,12 +36,10 @@ def main_share(labels, part) -> pd.DataFrame:
 
 
 def partitions(npz: Path, k: int, seed: int = 0) -> dict:
-    from sklearn.cluster import KMeans
-
     arr = np.load(npz)
     z = arr["embedding"]
     res, n, leiden = leiden_near_k(knn_graph(z, seed), k, seed)
-    parts = {f"Leiden ({n})": leiden, f"KMeans ({k})": KMeans(k, n_init=10, random_state=seed).fit_predict(z)}
+    parts = {f"Leiden ({n})": leiden, f"KMeans ({k})": kmeans_partition(z, k, seed)}
     if "clusters" in arr:
         parts[f"model clusters ({len(np.unique(arr['clusters']))})"] = arr["clusters"]
     return parts

@@ -44,7 +44,6 @@ def trace(dataset: Path, seed: int, max_epochs: int) -> dict:
     import numpy as np
     import pandas as pd
     import torch
-    from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     import scmvp
@@ -53,7 +52,7 @@ def trace(dataset: Path, seed: int, max_epochs: int) -> dict:
     from scmvp.io import read_mtx_dir
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from score import LABEL_COLUMN
+    from score import LABEL_COLUMN, kmeans_partition
 
     torch.set_num_threads(1)
     data = read_mtx_dir(dataset)
@@ -72,7 +71,7 @@ def trace(dataset: Path, seed: int, max_epochs: int) -> dict:
 
     def after_epoch(epoch, _max_epochs, losses):
         z = posterior_moments(model.module, captured["data"], torch.device("cpu"))[0]
-        km = KMeans(k, n_init=10, random_state=0).fit_predict(z)
+        km = kmeans_partition(z, k)
         rows.append({"epoch": epoch, "validation_loss": losses["validation_loss"],
                      "kmeans_ari": adjusted_rand_score(labels, km), "kmeans_nmi": normalized_mutual_info_score(labels, km),
                      "seconds": time.perf_counter() - t0})

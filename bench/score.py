@@ -57,15 +57,21 @@ def knn_graph(z, seed=0, n_neighbors=15):
     return a.obsp["connectivities"]
 
 
-def score(z, labels, graph=None, clusters=None, seed=0) -> dict:
+def kmeans_partition(z, k, seed=0):
+    """KMeans with k clusters as the bench scores it (the paper's protocol: n_init 10)."""
     from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+
+
+def score(z, labels, graph=None, clusters=None, seed=0) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
     from sklearn.metrics import normalized_mutual_info_score as nmi
     from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels).astype(str)
     k = len(np.unique(labels))
-    km = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+    km = kmeans_partition(z, k, seed)
     res, n, ld = leiden_near_k(knn_graph(z, seed) if graph is None else graph, k, seed)
     out = {
         "n_labels": k, "kmeans_ari": ari(labels, km), "kmeans_nmi": nmi(labels, km),

@@ -31,17 +31,19 @@ def run_case(data_root: Path, name: str, threads: int) -> dict:
     import pandas as pd
     import resource
     import torch
-    from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
     import scmvp
     from scmvp.io import read_mtx_dir
     from scmvp.runinfo import cpu_model
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from score import LABEL_COLUMN, kmeans_partition
+
     torch.set_num_threads(threads)
     dataset, n_cells, modality = CASES[name]
     data = read_mtx_dir(data_root / dataset)
-    labels = pd.read_csv(data_root / dataset / "cells.tsv", sep="\t")["cell_type"].astype(str).to_numpy()
+    labels = pd.read_csv(data_root / dataset / "cells.tsv", sep="\t")[LABEL_COLUMN].astype(str).to_numpy()
     if n_cells is not None:
         idx = np.sort(np.random.default_rng(0).choice(data.rna.shape[0], n_cells, replace=False))
         data, labels = data.subset(idx), labels[idx]
@@ -52,7 +54,7 @@ def run_case(data_root: Path, name: str, threads: int) -> dict:
               callback=lambda *_: stamps.append(time.perf_counter()))
     fit_s = time.perf_counter() - t0
     k = len(np.unique(labels))
-    km = KMeans(k, n_init=10, random_state=0).fit_predict(model.embedding())
+    km = kmeans_partition(model.embedding(), k)
     epoch_s = np.diff([t0] + stamps)
     atac = data.atac
     return {
