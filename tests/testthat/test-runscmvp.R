@@ -42,7 +42,11 @@ test_that("RunSCMVP.Seurat adds the reduction, clusters, imputed assays, model a
   expect_identical(unname(apply(misc$probabilities, 1, which.max)), as.integer(cl))
   expect_true(all(misc$features$atac %in% .fx$fitted_peaks))
   expect_true(all(misc$features$rna %in% rownames(obj[["RNA"]])))
-  expect_length(misc$history$loss, 20)
+  # one history entry per epoch trained: at most the 20 asked for, and early stopping cannot
+  # end training before the warm-up (4 of 20 epochs) and `patience` epochs after it
+  n_epochs <- length(misc$history$loss)
+  expect_true(n_epochs >= 4 + scmvp_defaults()$patience && n_epochs <= 20)
+  expect_equal(as.numeric(misc$history$epoch), as.numeric(seq_len(n_epochs)))
   expect_true(all(is.finite(misc$history$loss)))
 
   # imputed assays: dense, features = those used, cells in order, plausible values
