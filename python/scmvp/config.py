@@ -137,8 +137,8 @@ class ScMVPConfig:
     cycle_weight: float = field(default=1.0, metadata=_help("weight of the cycle terms"))
     validation_fraction: float = field(default=0.1, metadata=_help("share of cells held out for early stopping"))
     early_stopping: bool = field(default=True, metadata=_help("stop when the held-out loss stalls"))
-    # 5: against 10, KMeans ARI +0.017 and own clusters +0.038 on PBMC (5 seeds), level on the cortex
-    # (3 seeds) and synthetic data, with 17-27% fewer epochs: after the warm-up the held-out loss
+    # 5: against 10, KMeans ARI +0.017 and own clusters +0.038 on PBMC; on the cortex KMeans ARI -0.013,
+    # Leiden ARI +0.024 (5 seeds each); synthetic level; 17-27% fewer epochs. After the warm-up the held-out loss
     # is on a plateau, along which the embedding drifts (bench/RESULTS.md, "Why training stops where it does")
     patience: int = field(default=5, metadata=_help("epochs without a 0.1% held-out improvement before stopping"))
     restore_best: bool = field(default=False, metadata=_help("at an early stop, restore the best held-out weights"))
