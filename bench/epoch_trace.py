@@ -27,11 +27,13 @@ PATIENCES = (3, 5, 7, 10)
 
 def stop_epoch(rows, warmup: int, patience: int):
     """The epoch at which training stops (None: not within the trace) under ``patience``."""
+    from scmvp.train import improves
+
     best, stale = math.inf, 0
     for r in rows:
         if r["epoch"] <= warmup:
             continue
-        if r["validation_loss"] < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
+        if improves(r["validation_loss"], best):
             best, stale = r["validation_loss"], 0
         else:
             stale += 1

@@ -26,13 +26,25 @@ from .module import ScMVPModule
 from .prior import estimate_n_components
 from .settings import fast_float32_matmul, keep_freed_memory
 
-__all__ = ["train", "lines_progress", "scored_held_out"]
+__all__ = ["train", "lines_progress", "scored_held_out", "improves"]
 
 #: Early stopping scores at most this many held-out cells (:func:`scored_held_out`).
 MAX_SCORED_HELD_OUT = 10_000
 #: K is chosen and the mixture fitted on at most this many cells (a random subset beyond): at
 #: least 400 per component at the largest K, and the cells x K arrays of the fit stay small.
 MAX_MIXTURE_CELLS = 20_000
+
+#: early stopping counts an epoch as progress when the held-out loss beats the best by this share
+MIN_IMPROVEMENT = 1e-3
+
+
+def improves(loss: float, best: float) -> bool:
+    """Whether a held-out loss improves on the best so far by :data:`MIN_IMPROVEMENT` (0.1%).
+
+    >>> improves(99.0, 100.0), improves(99.95, 100.0), improves(5.0, float("inf"))
+    (True, False, True)
+    """
+    return loss < best - MIN_IMPROVEMENT * abs(best if math.isfinite(best) else 0.0)
 
 #: An epoch callback: (epoch, max_epochs, record of the epoch's losses by name).
 Callback = Callable[[int, int, Dict[str, float]], None]
@@ -177,7 +189,7 @@ def train(
                         model = _data_parallel(module, device)
             if not in_warmup and n_val and config.early_stopping:
                 score = record["validation_loss"]
-                if score < best - 1e-3 * abs(best if math.isfinite(best) else 0.0):
+                if improves(score, best):
                     best, stale = score, 0
                     if config.restore_best:
                         best_state = copy.deepcopy(module.state_dict())
