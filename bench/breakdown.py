@@ -8,7 +8,9 @@ the way bench/score.py does (Leiden on a 15-NN graph at ~k clusters, KMeans with
 labels) plus the model's own clusters when stored, and prints one markdown row per partition:
 ARI, and for each of the largest published types the share of its cells in its main cluster.
 With ``--per-type`` it also prints every type's share and its main cluster's purity, and the
-largest share of one library (``batch`` column) in any cluster.
+largest share of one library (``batch`` column) in any cluster. With ``--set-aside TYPE`` a
+last column gives the ARI over the cells of every other type (the partition is still made on
+all cells): how much of a partition's ARI that one type costs it.
 """
 from __future__ import annotations
 
@@ -53,18 +55,25 @@ def main(argv=None) -> int:
     p.add_argument("npz", nargs="+", help="stored embeddings: <results>/<dataset>/<method>/seed<S>.npz")
     p.add_argument("--top", type=int, default=2, help="how many of the largest types get a column")
     p.add_argument("--per-type", action="store_true", help="also print every type and the library shares")
+    p.add_argument("--set-aside", metavar="TYPE", help="add the ARI over the cells of the other types")
     args = p.parse_args(argv)
     cells = pd.read_csv(Path(args.dataset) / "cells.tsv", sep="\t")
     labels = cells[LABEL_COLUMN].astype(str).to_numpy()
     k = len(np.unique(labels))
     largest = pd.Series(labels).value_counts().index[: args.top]
-    print("| embedding | partition | ARI | " + " | ".join(f"{t} in main cluster" for t in largest) + " |")
-    print("|---|---|---|" + "---|" * len(largest))
+    if args.set_aside is not None and args.set_aside not in set(labels):
+        raise SystemExit(f"--set-aside {args.set_aside!r} is not a type in {args.dataset}/cells.tsv")
+    rest = labels != args.set_aside
+    extra = [f"ARI without {args.set_aside}"] if args.set_aside is not None else []
+    header = ["embedding", "partition", "ARI"] + [f"{t} in main cluster" for t in largest] + extra
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for f in map(Path, args.npz):
         name = f"{f.parent.name} {f.stem}"
         for pname, part in partitions(f, k).items():
             share = main_share(labels, part)
-            cols = " | ".join(f"{share.loc[t, 'main_share']:.2f}" for t in largest)
+            cols = " | ".join([f"{share.loc[t, 'main_share']:.2f}" for t in largest]
+                              + ([f"{ari(labels[rest], part[rest]):.3f}"] if extra else []))
             print(f"| {name} | {pname} | {ari(labels, part):.3f} | {cols} |", flush=True)
             if args.per_type:
                 print(share.round(2).to_string())
