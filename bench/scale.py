@@ -14,7 +14,7 @@ about r RNA and a ATAC non-zeros per cell. The default runs are the issue's two 
 
 ``scmvp`` streams the file (``read_h5mu``, backed) and fits 3 epochs (the first a warm-up, the
 mixture fitted at its end, then two with the full loss), K = 10, no early stop, 10% of cells held
-out; ``--processes N`` starts it with ``torchrun`` (N processes, 1 thread each). ``--epochs 1`` fits the warm-up epoch alone
+out (``--n-clusters auto``: K chosen by the default rule after the warm-up); ``--processes N`` starts it with ``torchrun`` (N processes, 1 thread each). ``--epochs 1`` fits the warm-up epoch alone
 (for a million cells). ``multivi`` loads the same file into memory (it cannot stream), binarises
 the ATAC and trains 3 epochs. Reported: each epoch (``epoch_s`` the last: with 3, the steady
 state), the passes before training (checks, feature counts, K: ``before_training_s``), the
@@ -50,7 +50,8 @@ train = scmvp.model.train
 scmvp.model.train = lambda *a, **k: (start.append(time.perf_counter()), train(*a, **k))[1]
 t0 = time.perf_counter()
 d = read_h5mu(sys.argv[1])
-m = scmvp.ScMVP(n_clusters=10, seed=0, verbose=False, progress_bar=False)
+k = None if sys.argv[3] == "auto" else int(sys.argv[3])
+m = scmvp.ScMVP(n_clusters=k, seed=0, verbose=False, progress_bar=False)
 m.fit(d.rna, d.atac, rna_features=d.genes, atac_features=d.peaks, max_epochs=epochs, early_stopping=False,
       callback=lambda e, n, r: stamps.append(time.perf_counter()))
 z = m.embedding() if distributed.is_main() else None
@@ -62,7 +63,8 @@ if distributed.is_main():
     epoch = {f"epoch{i + 1}_s": b - a for i, (a, b) in enumerate(zip(stamps, stamps[1:]))}
     print(json.dumps({**epoch, "epoch_s": epoch[f"epoch{len(epoch)}_s"], "before_training_s": start[0] - t0,
                       "fit_s": t1 - t0, "peak_rss_mb": [r / 2**20 for r in rss],
-                      "read_gb": [b / 1e9 for b in read], "threads": torch.get_num_threads(), "embedding": list(z.shape)}))
+                      "read_gb": [b / 1e9 for b in read], "threads": torch.get_num_threads(), "embedding": list(z.shape),
+                      "n_clusters": m.n_clusters_}))
 if distributed.active():
     torch.distributed.destroy_process_group()
 """
@@ -122,6 +124,8 @@ def main(argv=None) -> int:
     p.add_argument("--processes", type=int, default=1, help="scmvp: processes started by torchrun (1 thread each)")
     p.add_argument("--epochs", type=int, default=3,
                    help="scmvp: epochs (1: the warm-up epoch only, for a million cells; epoch_s is the last epoch)")
+    p.add_argument("--n-clusters", default="10",
+                   help="scmvp: mixture components K, or 'auto' for the default rule (K chosen after the warm-up)")
     p.add_argument("--peers-python", default=str(Path.home() / ".virtualenvs/scmvp-peers/bin/python"))
     p.add_argument("--json", help="add the rows to this file (rows of the same run are replaced)")
     args = p.parse_args(argv)
@@ -139,10 +143,10 @@ def main(argv=None) -> int:
                 script = HERE / "data" / "_scale_child.py"
                 script.write_text(SCMVP_CHILD)
                 cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                       f"--nproc_per_node={args.processes}", str(script), str(path), str(args.epochs)]
+                       f"--nproc_per_node={args.processes}", str(script), str(path), str(args.epochs), args.n_clusters]
                 env["OMP_NUM_THREADS"], procs = "1", args.processes
             else:
-                cmd, procs = [sys.executable, "-c", SCMVP_CHILD, str(path), str(args.epochs)], 1
+                cmd, procs = [sys.executable, "-c", SCMVP_CHILD, str(path), str(args.epochs), args.n_clusters], 1
                 env["OMP_NUM_THREADS"] = str(args.threads)
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode:
@@ -150,14 +154,15 @@ def main(argv=None) -> int:
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             genes, peaks, rna_nnz, atac_nnz = parse_shape(shape)
-            r.update(method=method, cells=cells, shape=shape, genes=genes, peaks=peaks, processes=procs,
+            r.update(k_rule=args.n_clusters if method == "scmvp" else None, method=method, cells=cells, shape=shape, genes=genes, peaks=peaks, processes=procs,
                      epochs=args.epochs if method == "scmvp" else 3,
                      streamed=method == "scmvp", file_gb=path.stat().st_size / 1e9, cpu=cpu_model(),
                      ms_per_cell_epoch=1000 * r["epoch_s"] / (0.9 * cells))
             rows.append(r)
             print(json.dumps(r), flush=True)
     if args.json:
-        key = lambda r: (r["method"], r["cells"], r["shape"], r["processes"], r["epochs"])  # noqa: E731
+        key = lambda r: (r["method"], r["cells"], r["shape"], r["processes"], r["epochs"], r["threads"],  # noqa: E731
+                         r.get("k_rule") or "10")
         new = {key(r) for r in rows}
         old = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else []
         merged = [r for r in old if key(r) not in new] + rows
