@@ -14,8 +14,9 @@ about r RNA and a ATAC non-zeros per cell. The default runs are the issue's two 
 
 ``scmvp`` streams the file (``read_h5mu``, backed) and fits 3 epochs (the first a warm-up, the
 mixture fitted at its end, then two with the full loss), K = 10, no early stop, 10% of cells held
-out (``--n-clusters auto``: K chosen by the default rule after the warm-up); ``--processes N`` starts it with ``torchrun`` (N processes, 1 thread each). ``--epochs 1`` fits the warm-up epoch alone
-(for a million cells). ``multivi`` loads the same file into memory (it cannot stream), binarises
+out (``--n-clusters auto``: K chosen by the default rule after the warm-up); ``--processes N``
+starts it with ``torchrun`` (N processes, 1 thread each). ``--epochs 1`` fits the warm-up epoch
+alone (for a million cells). ``multivi`` loads the same file into memory (it cannot stream), binarises
 the ATAC and trains 3 epochs. Reported: each epoch (``epoch_s`` the last: with 3, the steady
 state), the passes before training (checks, feature counts, K: ``before_training_s``), the
 whole fit with the results (``fit_s``), peak RSS of every process and the bytes each read
@@ -154,7 +155,8 @@ def main(argv=None) -> int:
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             genes, peaks, rna_nnz, atac_nnz = parse_shape(shape)
-            r.update(k_rule=args.n_clusters if method == "scmvp" else None, method=method, cells=cells, shape=shape, genes=genes, peaks=peaks, processes=procs,
+            r.update(method=method, cells=cells, shape=shape, genes=genes, peaks=peaks, processes=procs,
+                     k_rule=args.n_clusters if method == "scmvp" else None,
                      epochs=args.epochs if method == "scmvp" else 3,
                      streamed=method == "scmvp", file_gb=path.stat().st_size / 1e9, cpu=cpu_model(),
                      ms_per_cell_epoch=1000 * r["epoch_s"] / (0.9 * cells))
