@@ -41,6 +41,8 @@ METHODS = {
     "scmvp_restore_best": ("scmvp", None),
     "scmvp_patience_10": ("scmvp", None),
     "scmvp_patience_3": ("scmvp", None),
+    "scmvp_warmup_atac_weight_005": ("scmvp", None),
+    "scmvp_cycle_weight_05": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -154,6 +156,16 @@ def scmvp_patience_10(data, seed, threads):
 def scmvp_patience_3(data, seed, threads):
     """Early stopping after 3 epochs without a 0.1% held-out improvement instead of 5."""
     return _scmvp(data, seed, threads, patience=3)
+
+
+def scmvp_warmup_atac_weight_005(data, seed, threads):
+    """The ATAC likelihood at the weight 0.05 in the warm-up too (the default weighs it 1 there)."""
+    return _scmvp(data, seed, threads, warmup_atac_weight=0.05)
+
+
+def scmvp_cycle_weight_05(data, seed, threads):
+    """The cycle terms at half weight (``cycle_weight=0.5``; the default is 1)."""
+    return _scmvp(data, seed, threads, cycle_weight=0.5)
 
 
 def scmvp_multivi_features(data, seed, threads):
