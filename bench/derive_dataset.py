@@ -14,15 +14,14 @@ new datasets: they ask whether the defaults' rules hold at other sizes and signa
 from __future__ import annotations
 
 import argparse
-import gzip
-import shutil
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import pandas as pd
-import scipy.io
 import scipy.sparse as sp
+
+from scmvp.io import read_mtx_dir, write_mtx_dir
 
 
 def thin_counts(X: sp.csr_matrix, keep: float, seed: int = 0) -> sp.csr_matrix:
@@ -40,42 +39,30 @@ def thin_counts(X: sp.csr_matrix, keep: float, seed: int = 0) -> sp.csr_matrix:
     return out
 
 
-def _write_mtx(path: Path, m: sp.spmatrix) -> None:
-    with gzip.open(path, "wb") as fh:
-        scipy.io.mmwrite(fh, sp.csr_matrix(m).astype(np.int32), field="integer")
-
-
 def write_derived(src: Path, out: Path, atac_keep: Optional[float] = None, cells: Optional[int] = None,
                   seed: int = 0) -> Path:
     """Copy the dataset ``src`` to ``out`` with ``cells`` random cells and/or its ATAC counts
     thinned to the share ``atac_keep``."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("genes.tsv", "peaks.tsv"):
-        shutil.copyfile(src / name, out / name)
-    rna = sp.csr_matrix(scipy.io.mmread(src / "rna.mtx.gz"))
-    atac = sp.csr_matrix(scipy.io.mmread(src / "atac.mtx.gz"))
-    table = pd.read_csv(src / "cells.tsv", sep="\t")
+    data = read_mtx_dir(src)
     what = []
-    if cells is not None and cells < rna.shape[0]:
-        keep = np.sort(np.random.default_rng(seed).choice(rna.shape[0], cells, replace=False))
-        rna, atac, table = rna[keep], atac[keep], table.iloc[keep]
+    if cells is not None and cells < len(data.cells):
+        data = data.subset(np.sort(np.random.default_rng(seed).choice(len(data.cells), cells, replace=False)))
         what.append(f"{cells:,} random cells")
-    before = np.diff(atac.indptr)
-    if atac_keep is not None and atac_keep < 1:
-        atac = thin_counts(atac, atac_keep, seed)
+    before = np.diff(data.atac.indptr)
+    thinned = atac_keep is not None and atac_keep < 1
+    if thinned:
+        data = dataclasses.replace(data, atac=thin_counts(data.atac, atac_keep, seed))
         what.append(f"each ATAC count kept with probability {atac_keep:g} (a cell left empty keeps one "
                     "original count)")
-    _write_mtx(out / "rna.mtx.gz", rna)
-    _write_mtx(out / "atac.mtx.gz", atac)
-    table.to_csv(out / "cells.tsv", sep="\t", index=False)
+    write_mtx_dir(out, data)
     args = (f" --cells {cells}" if cells else "") + (f" --atac-keep {atac_keep:g}" if atac_keep else "")
     (out / "SOURCE.md").write_text(
         f"# {src.name}: {'; '.join(what) or 'a copy'}\n\n"
         f"Written by `bench/derive_dataset.py {src} {out}{args} --seed {seed}` from `{src.name}` "
         f"(see its SOURCE.md): {'; '.join(what) or 'unchanged'}; everything else unchanged. Accessible peaks "
         f"per cell: median {np.median(before):g}"
-        + (f" before, {np.median(np.diff(atac.indptr)):g} after. " if atac_keep is not None and atac_keep < 1 else ". ")
-        + f"Labels: {table['cell_type'].nunique()} types. A stress test of the defaults, not a new dataset.\n")
+        + (f" before, {np.median(np.diff(data.atac.indptr)):g} after. " if thinned else ". ")
+        + f"Labels: {data.cells['cell_type'].nunique()} types. A stress test of the defaults, not a new dataset.\n")
     return out
 
 

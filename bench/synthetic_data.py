@@ -10,30 +10,24 @@ the real ones. ``cell_type`` is the group (RNA program x ATAC program; see
 from __future__ import annotations
 
 import argparse
-import gzip
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import scipy.io
 
+from scmvp.io import PairedData, write_mtx_dir
 from scmvp.synthetic import paired_groups
 
 
 def write_dataset(out: Path, seed: int = 0, **kwargs) -> Path:
     """Generate the data with ``paired_groups(seed=seed, **kwargs)`` and write it to ``out``."""
     rna, atac, groups, rna_program, atac_program = paired_groups(seed=seed, **kwargs)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, m in (("rna", rna), ("atac", atac)):
-        with gzip.open(out / f"{name}.mtx.gz", "wb") as fh:
-            scipy.io.mmwrite(fh, m.astype(np.int32), field="integer")
-    (out / "genes.tsv").write_text("".join(f"Gene{i}\n" for i in range(rna.shape[1])))
-    (out / "peaks.tsv").write_text("".join(f"chr1:{1000 * i}-{1000 * i + 500}\n" for i in range(atac.shape[1])))
-    pd.DataFrame({
+    cells = pd.DataFrame({
         "barcode": [f"cell{i}" for i in range(rna.shape[0])],
         "cell_type": [f"R{r}_A{a}" for r, a in zip(rna_program, atac_program)],
         "rna_program": rna_program, "atac_program": atac_program,
-    }).to_csv(out / "cells.tsv", sep="\t", index=False)
+    })
+    write_mtx_dir(out, PairedData(rna, atac, [f"Gene{i}" for i in range(rna.shape[1])],
+                                  [f"chr1:{1000 * i}-{1000 * i + 500}" for i in range(atac.shape[1])], cells))
     (out / "SOURCE.md").write_text(
         "# Synthetic: groups that need both views\n\n"
         f"Written by `bench/synthetic_data.py` (seed {seed}) with `scmvp.synthetic.paired_groups`. "

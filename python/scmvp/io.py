@@ -1,7 +1,8 @@
 """Readers and AnnData/MuData helpers.
 
 * :func:`read_mtx_dir` reads the Matrix Market layout of ``inst/extdata/*`` (rna.mtx.gz,
-  atac.mtx.gz, genes.tsv, peaks.tsv, cells.tsv); :func:`load_example` the bundled SNARE-seq data.
+  atac.mtx.gz, genes.tsv, peaks.tsv, cells.tsv), :func:`write_mtx_dir` writes it;
+  :func:`load_example` reads the bundled SNARE-seq data.
 * :func:`read_10x_h5` reads a 10x Multiome ``filtered_feature_bc_matrix.h5``, :func:`read_h5mu` a
   MuData file; both can leave the counts in the file (``backed=True``, :mod:`scmvp.backed`), so
   that a fit streams them. :func:`read_paired` picks the reader from the path.
@@ -23,7 +24,7 @@ import scipy.sparse as sp
 
 from .data import ScMVPInputError
 
-__all__ = ["PairedData", "read_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "read_h5mu",
+__all__ = ["PairedData", "read_mtx_dir", "write_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "read_h5mu",
            "write_h5mu", "read_paired", "fit_anndata", "fit_mudata"]
 
 EXAMPLE = "snare_adult_cortex"
@@ -69,6 +70,30 @@ def read_mtx_dir(path) -> PairedData:
             f"{len(genes)} genes, {len(peaks)} peaks. Matrices must be cells x features."
         )
     return PairedData(rna, atac, genes, peaks, cells)
+
+
+def write_mtx_dir(path, data: PairedData) -> Path:
+    """Write paired counts to a folder in the layout :func:`read_mtx_dir` reads (integer Matrix
+    Market, gzip-compressed; one name per line; ``cells`` as a tab-separated table).
+
+    >>> import tempfile
+    >>> d = PairedData(sp.csr_matrix(np.eye(2)), sp.csr_matrix(np.ones((2, 3))), ["g0", "g1"],
+    ...                ["chr1:0-1", "chr1:5-6", "chr2:0-1"], pd.DataFrame({"barcode": ["a", "b"]}))
+    >>> back = read_mtx_dir(write_mtx_dir(Path(tempfile.mkdtemp()) / "d", d))
+    >>> back.rna.shape, back.peaks[2], list(back.cells["barcode"])
+    ((2, 2), 'chr2:0-1', ['a', 'b'])
+    """
+    import gzip
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for name, m in (("rna", data.rna), ("atac", data.atac)):
+        with gzip.open(path / f"{name}.mtx.gz", "wb") as fh:
+            scipy.io.mmwrite(fh, sp.csr_matrix(m).astype(np.int32), field="integer")
+    for name, names in (("genes", data.genes), ("peaks", data.peaks)):
+        (path / f"{name}.tsv").write_text("".join(f"{n}\n" for n in names))
+    data.cells.to_csv(path / "cells.tsv", sep="\t", index=False)
+    return path
 
 
 def _bundled(relative: str, override: Optional[str] = None) -> Path:

@@ -44,32 +44,21 @@ def test_keep_one_is_the_identity_and_a_seed_repeats():
 
 
 def test_a_derived_folder_keeps_the_layout_and_the_cells_rows_together(tmp_path):
-    import gzip
-
     import pandas as pd
-    import scipy.io
 
-    rng = np.random.default_rng(3)
-    src = tmp_path / "src"
-    src.mkdir()
-    rna, atac = _counts(50, 20, seed=3), _counts(50, 30, seed=4)
+    from scmvp.io import PairedData, read_mtx_dir, write_mtx_dir
+
     # every cell has RNA and ATAC counts
-    rna = rna + sp.csr_matrix((np.full(50, 7.0), (np.arange(50), np.arange(50) % 20)), shape=(50, 20))
-    atac = atac + sp.csr_matrix((np.full(50, 5.0), (np.arange(50), np.arange(50) % 30)), shape=(50, 30))
+    rna = _counts(50, 20, seed=3) + sp.csr_matrix((np.full(50, 7.0), (np.arange(50), np.arange(50) % 20)), shape=(50, 20))
+    atac = _counts(50, 30, seed=4) + sp.csr_matrix((np.full(50, 5.0), (np.arange(50), np.arange(50) % 30)), shape=(50, 30))
     # each cell's label is its row's RNA total, so a shuffle of rows against labels shows
     totals = np.asarray(rna.sum(1)).ravel()
-    for name, m in (("rna", rna), ("atac", atac)):
-        with gzip.open(src / f"{name}.mtx.gz", "wb") as fh:
-            scipy.io.mmwrite(fh, m.astype(np.int32), field="integer")
-    (src / "genes.tsv").write_text("".join(f"g{i}\n" for i in range(20)))
-    (src / "peaks.tsv").write_text("".join(f"chr1:{i}-{i + 1}\n" for i in range(30)))
-    pd.DataFrame({"barcode": [f"c{i}" for i in range(50)], "cell_type": [f"{t:g}" for t in totals]}).to_csv(
-        src / "cells.tsv", sep="\t", index=False)
-    out = write_derived(src, tmp_path / "out", atac_keep=0.5, cells=20, seed=int(rng.integers(100)))
-    rna2 = scipy.io.mmread(out / "rna.mtx.gz").tocsr()
-    atac2 = scipy.io.mmread(out / "atac.mtx.gz").tocsr()
-    cells = pd.read_csv(out / "cells.tsv", sep="\t", dtype=str)
-    assert rna2.shape == (20, 20) and atac2.shape == (20, 30) and len(cells) == 20
-    assert [f"{t:g}" for t in np.asarray(rna2.sum(1)).ravel()] == cells["cell_type"].tolist()
-    assert np.all(np.asarray(atac2.sum(1)).ravel() >= 1)
+    cells = pd.DataFrame({"barcode": [f"c{i}" for i in range(50)], "cell_type": [f"{t:g}" for t in totals]})
+    src = write_mtx_dir(tmp_path / "src", PairedData(rna, atac, [f"g{i}" for i in range(20)],
+                                                      [f"chr1:{i}-{i + 1}" for i in range(30)], cells))
+    out = write_derived(src, tmp_path / "out", atac_keep=0.5, cells=20, seed=7)
+    d = read_mtx_dir(out)
+    assert d.rna.shape == (20, 20) and d.atac.shape == (20, 30) and len(d.cells) == 20
+    assert [f"{t:g}" for t in np.asarray(d.rna.sum(1)).ravel()] == d.cells["cell_type"].astype(str).tolist()
+    assert np.all(np.asarray(d.atac.sum(1)).ravel() >= 1)
     assert "20 random cells" in (out / "SOURCE.md").read_text()

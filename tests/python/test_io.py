@@ -4,7 +4,6 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.io
 import scipy.sparse as sp
 
 import scmvp
@@ -12,19 +11,22 @@ from scmvp import io
 
 
 def _write_dataset(folder, rna, atac, genes, peaks, labels):
-    folder.mkdir(parents=True, exist_ok=True)
-    scipy.io.mmwrite(folder / "rna.mtx", sp.coo_matrix(rna.astype(np.int64)))
-    scipy.io.mmwrite(folder / "atac.mtx", sp.coo_matrix(atac.astype(np.int64)))
-    import gzip, shutil
+    cells = pd.DataFrame({"barcode": [f"c{i}" for i in range(rna.shape[0])], "cell_type": labels})
+    io.write_mtx_dir(folder, io.PairedData(sp.csr_matrix(rna), sp.csr_matrix(atac), genes, peaks, cells))
 
-    for name in ("rna.mtx", "atac.mtx"):
-        with open(folder / name, "rb") as src, gzip.open(folder / (name + ".gz"), "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        (folder / name).unlink()
-    (folder / "genes.tsv").write_text("\n".join(genes) + "\n")
-    (folder / "peaks.tsv").write_text("\n".join(peaks) + "\n")
-    pd.DataFrame({"barcode": [f"c{i}" for i in range(rna.shape[0])], "cell_type": labels}).to_csv(
-        folder / "cells.tsv", sep="\t", index=False)
+
+def test_write_mtx_dir_round_trips_counts_names_and_labels(tmp_path, paired):
+    rna, atac, genes, peaks, groups = paired
+    _write_dataset(tmp_path / "d", rna, atac, genes, peaks, [f"t{g}" for g in groups])
+    d = io.read_mtx_dir(tmp_path / "d")
+    assert (d.rna != rna).nnz == 0 and (d.atac != atac).nnz == 0
+    assert d.genes == list(genes) and d.peaks == list(peaks)
+    assert d.cells["cell_type"].tolist() == [f"t{g}" for g in groups] and d.cells["barcode"][0] == "c0"
+    # integer Matrix Market, as the bundled data
+    import gzip
+
+    with gzip.open(tmp_path / "d" / "atac.mtx.gz", "rt") as fh:
+        assert fh.readline().split()[3] == "integer"
 
 
 def test_bundled_example_reads():
