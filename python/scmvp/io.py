@@ -22,10 +22,10 @@ import pandas as pd
 import scipy.io
 import scipy.sparse as sp
 
-from .data import ScMVPInputError
+from .data import ScMVPInputError, _check_values
 
-__all__ = ["PairedData", "read_mtx_dir", "write_mtx_dir", "example_dir", "example_10x_h5", "load_example", "read_10x_h5", "read_h5mu",
-           "write_h5mu", "read_paired", "fit_anndata", "fit_mudata"]
+__all__ = ["PairedData", "read_mtx_dir", "write_mtx_dir", "example_dir", "example_10x_h5", "load_example",
+           "read_10x_h5", "read_h5mu", "write_h5mu", "read_paired", "fit_anndata", "fit_mudata"]
 
 EXAMPLE = "snare_adult_cortex"
 EXAMPLE_10X_H5 = "pbmc_multiome_500/filtered_feature_bc_matrix.h5"
@@ -86,10 +86,13 @@ def write_mtx_dir(path, data: PairedData) -> Path:
     import gzip
 
     path = Path(path)
+    counts = {name: sp.csr_matrix(m) for name, m in (("rna", data.rna), ("atac", data.atac))}
+    for name, m in counts.items():  # raw counts only: an integer file would truncate anything else
+        _check_values(m.data, name)
     path.mkdir(parents=True, exist_ok=True)
-    for name, m in (("rna", data.rna), ("atac", data.atac)):
+    for name, m in counts.items():
         with gzip.open(path / f"{name}.mtx.gz", "wb") as fh:
-            scipy.io.mmwrite(fh, sp.csr_matrix(m).astype(np.int32), field="integer")
+            scipy.io.mmwrite(fh, m.astype(np.int32), field="integer")
     for name, names in (("genes", data.genes), ("peaks", data.peaks)):
         (path / f"{name}.tsv").write_text("".join(f"{n}\n" for n in names))
     data.cells.to_csv(path / "cells.tsv", sep="\t", index=False)

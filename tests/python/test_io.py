@@ -29,6 +29,16 @@ def test_write_mtx_dir_round_trips_counts_names_and_labels(tmp_path, paired):
         assert fh.readline().split()[3] == "integer"
 
 
+def test_write_mtx_dir_refuses_what_is_not_counts(tmp_path, paired):
+    rna, atac, genes, peaks, groups = paired
+    cells = pd.DataFrame({"barcode": [f"c{i}" for i in range(rna.shape[0])]})
+    logged = sp.csr_matrix(rna, dtype=np.float64)
+    logged.data = np.log1p(logged.data)
+    with pytest.raises(io.ScMVPInputError, match="non-integer"):
+        io.write_mtx_dir(tmp_path / "d", io.PairedData(logged, sp.csr_matrix(atac), genes, peaks, cells))
+    assert not (tmp_path / "d").exists()
+
+
 def test_bundled_example_reads():
     rna, atac, cells, genes, peaks = io.load_example(n_cells=500)
     assert rna.shape == (500, 1677) and atac.shape == (500, 24744)
