@@ -43,6 +43,7 @@ METHODS = {
     "scmvp_patience_3": ("scmvp", None),
     "scmvp_warmup_atac_weight_005": ("scmvp", None),
     "scmvp_cycle_weight_05": ("scmvp", None),
+    "scmvp_atac_input_only": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -166,6 +167,13 @@ def scmvp_warmup_atac_weight_005(data, seed, threads):
 def scmvp_cycle_weight_05(data, seed, threads):
     """The cycle terms at half weight (``cycle_weight=0.5``; the default is 1)."""
     return _scmvp(data, seed, threads, cycle_weight=0.5)
+
+
+def scmvp_atac_input_only(data, seed, threads):
+    """The chromatin as encoder input only: its likelihood weighted 1e-6 in and after the
+    warm-up, and no cycle, so the joint model differs from its RNA-only mode by the ATAC
+    encoder branch alone."""
+    return _scmvp(data, seed, threads, atac_weight=1e-6, warmup_atac_weight=1e-6, cycle=False)
 
 
 def scmvp_multivi_features(data, seed, threads):
