@@ -172,7 +172,7 @@ def scmvp_cycle_weight_05(data, seed, threads):
 def scmvp_atac_input_only(data, seed, threads):
     """The chromatin as encoder input only: its likelihood weighted 1e-6 in and after the
     warm-up, and no cycle, so the joint model differs from its RNA-only mode by the ATAC
-    encoder branch alone."""
+    encoder branch (and the single-view encoders trained beside it on detached targets)."""
     return _scmvp(data, seed, threads, atac_weight=1e-6, warmup_atac_weight=1e-6, cycle=False)
 
 
