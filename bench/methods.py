@@ -291,22 +291,31 @@ def scvi_rna(data, seed, threads):
             "info": {"n_latent": model.module.n_latent, "n_hvg": int(a.n_vars)}}
 
 
-def multivi(data, seed, threads, max_minutes=45.0, min_cells_frac=0.01):
-    """MultiVI (scvi-tools 1.4: setup_mudata). The tutorial's filter (features in >= 1% of cells),
-    binarised ATAC, default training (<= 500 epochs, early stopping) capped at ``max_minutes``."""
+def multivi_model(data, seed, min_cells_frac=0.01):
+    """An untrained MultiVI (scvi-tools 1.4: setup_mudata) on the tutorial's input: features in
+    >= ``min_cells_frac`` of cells, raw RNA counts, binarised ATAC."""
     import muon as mu
     import scvi
-    import torch
 
-    torch.set_num_threads(threads)
     scvi.settings.seed = seed
     genes, peaks = common_features(data, min_cells_frac)
     rna = _anndata(data.rna, data.genes, data.cells)[:, genes].copy()
     atac = _anndata((data.atac > 0).astype(np.float32), data.peaks, data.cells)[:, peaks].copy()
     mdata = mu.MuData({"rna": rna, "atac": atac})
     scvi.model.MULTIVI.setup_mudata(mdata, modalities={"rna_layer": "rna", "atac_layer": "atac"})
-    model = scvi.model.MULTIVI(mdata)
+    return scvi.model.MULTIVI(mdata)
+
+
+def multivi(data, seed, threads, max_minutes=45.0, min_cells_frac=0.01):
+    """MultiVI (:func:`multivi_model`), default training (<= 500 epochs, early stopping) capped at
+    ``max_minutes``."""
     import time
+
+    import torch
+
+    torch.set_num_threads(threads)
+    model = multivi_model(data, seed, min_cells_frac)
+    rna, atac = model.adata.mod["rna"], model.adata.mod["atac"]
 
     t0 = time.perf_counter()
     model.train(accelerator="cpu", enable_progress_bar=False, max_time={"seconds": int(max_minutes * 60)},
