@@ -117,6 +117,12 @@
              "or FALSE, not ", .show(params$cycle), ".")
     }
   }
+  if (!is.null(params$encode_atac) && !identical(params$encode_atac, "auto")) {
+    if (!(is.logical(params$encode_atac) && length(params$encode_atac) == 1L && !is.na(params$encode_atac))) {
+      .abort("scMVP: encode_atac must be \"auto\" (the encoder reads the chromatin when it shows reproducible ",
+             "signal), TRUE or FALSE, not ", .show(params$encode_atac), ".")
+    }
+  }
   for (k in intersect(names(params), c("dropout", "lr", "atac_weight"))) {
     v <- params[[k]]
     if (!is.numeric(v) || length(v) != 1L || is.na(v) || v < 0 || (k == "dropout" && v >= 1) || (k != "dropout" && v == 0) ||
@@ -157,9 +163,9 @@
     } else if (is.double(d)) {
       if (!is.numeric(v) || length(v) != 1L || is.na(v)) .abort("scMVP: ", k, " must be one number, not ", .show(v), ".")
       settings[[k]] <- as.double(v)
-    } else if (is.logical(d) && length(d) == 1L && !(k %in% c("attention", "cycle"))) {
+    } else if (is.logical(d) && length(d) == 1L && !(k %in% c("attention", "cycle", "encode_atac"))) {
       .check_flag(v, k)
-    } else if (is.character(d) && length(d) == 1L && !(k %in% c("attention", "cycle"))) {
+    } else if (is.character(d) && length(d) == 1L && !(k %in% c("attention", "cycle", "encode_atac"))) {
       .check_string(v, k, d)
     }
   }

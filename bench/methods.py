@@ -44,6 +44,7 @@ METHODS = {
     "scmvp_warmup_atac_weight_005": ("scmvp", None),
     "scmvp_cycle_weight_05": ("scmvp", None),
     "scmvp_atac_input_only": ("scmvp", None),
+    "scmvp_encode_atac": ("scmvp", None),
     "pca_rna": ("peers", None),
     "lsi_atac": ("peers", None),
     "wnn": ("peers", None),
@@ -173,7 +174,13 @@ def scmvp_atac_input_only(data, seed, threads):
     """The chromatin as encoder input only: its likelihood weighted 1e-6 in and after the
     warm-up, and no cycle, so the joint model differs from its RNA-only mode by the ATAC
     encoder branch (and the single-view encoders trained beside it on detached targets)."""
-    return _scmvp(data, seed, threads, atac_weight=1e-6, warmup_atac_weight=1e-6, cycle=False)
+    return _scmvp(data, seed, threads, atac_weight=1e-6, warmup_atac_weight=1e-6, cycle=False, encode_atac=True)
+
+
+def scmvp_encode_atac(data, seed, threads):
+    """The joint encoder reads the chromatin whatever its signal (``encode_atac=True``; the
+    default, ``"auto"``, skips chromatin with no reproducible direction)."""
+    return _scmvp(data, seed, threads, encode_atac=True)
 
 
 def scmvp_multivi_features(data, seed, threads):

@@ -99,6 +99,7 @@ def _fit(args) -> int:
     run = run_record(data.rna.shape[0], len(model.features_["rna"]), len(model.features_["atac"]),
                      len(model.history_["loss"]), fit_s, str(model._device()), distributed.world_size(), rss,
                      None if None in reads else int(sum(reads)), streamed)
+    run["atac_signal"] = None if model.atac_signal_ is None else model.atac_signal_.to_dict()
     (out / "run.json").write_text(json.dumps(run, indent=2))
     _write_results(args, model, data, out, fit_s)
     return 0
@@ -149,7 +150,7 @@ def _base_type(name: str, default):
 
     if name == "attention":
         return lambda v: {"true": True, "false": False}.get(v.lower(), tuple(p for p in v.split(",") if p))
-    if name == "cycle":
+    if name in ("cycle", "encode_atac"):
         return lambda v: {"true": True, "false": False}.get(v.lower(), v)
     if isinstance(default, bool):
         return lambda v: {"true": True, "false": False}[v.lower()]

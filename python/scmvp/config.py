@@ -58,6 +58,11 @@ class ScMVPConfig:
         decoders' cluster attention from q(c|z)); ``True`` means all three (the paper's full
         model), ``False`` none. The default leaves out the cluster gate, which cost the embedding
         more than it gave the clusters on the bundled data (bench/RESULTS.md).
+    encode_atac : whether the joint encoder reads the chromatin: ``"auto"`` reads it when it shows
+        at least one reproducible cell-to-cell direction (:func:`scmvp.view_signal.split_half_signal`)
+        and otherwise leaves it to the decoder and the cycle; ``True`` always, ``False`` never.
+        Chromatin with no such direction is sampling noise to the encoder, which learns to tell
+        training cells apart by it (bench/RESULTS.md, "Why the encoder may skip the chromatin").
     cycle : the cycle-consistency module: ``True`` re-encodes the imputed RNA and ATAC,
         ``"rna"`` the imputed RNA only, ``False`` none.
     prior : ``"gmm"`` (mixture prior) or ``"normal"`` (standard normal; clusters from a
@@ -112,6 +117,8 @@ class ScMVPConfig:
     attention: Union[bool, Tuple[str, ...]] = field(
         default=("rna_mask", "atac_self"),
         metadata=_help("attention parts: True (all), False (none) or some of rna_mask, atac_self, gate"))
+    encode_atac: Union[bool, str] = field(
+        default="auto", metadata=_help("joint encoder reads the chromatin: 'auto' (when it shows reproducible signal), True or False"))
     cycle: Union[bool, str] = field(default=True, metadata=_help("cycle module: True, 'rna' or False"))
     prior: str = field(default="gmm", metadata=_help("'gmm' (mixture prior) or 'normal'"))
     gate: str = field(default="sigmoid", metadata=_help("form of the cluster gate: 'sigmoid' or 'softmax'"))
@@ -159,6 +166,9 @@ class ScMVPConfig:
         if not (isinstance(self.cycle, (bool, np.bool_)) or self.cycle == "rna"):
             raise ValueError(f"cycle must be True (re-encode both imputed views), 'rna' (the imputed RNA only) or False, got {self.cycle!r}.")
         set_("cycle", self.cycle if self.cycle == "rna" else bool(self.cycle))
+        if not (isinstance(self.encode_atac, (bool, np.bool_)) or self.encode_atac == "auto"):
+            raise ValueError(f"encode_atac must be 'auto', True or False, got {self.encode_atac!r}.")
+        set_("encode_atac", self.encode_atac if self.encode_atac == "auto" else bool(self.encode_atac))
         if self.prior not in ("gmm", "normal"):
             raise ValueError(f"prior must be 'gmm' or 'normal', got {self.prior!r}.")
         parts = attention_parts(self.attention)

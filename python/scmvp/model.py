@@ -22,11 +22,14 @@ from .inference import CellData, impute, posterior_moments
 from .module import ScMVPModule
 from .settings import resolve_device, seed_everything
 from .train import train
+from .view_signal import ViewSignal, split_half_signal
 
 __all__ = ["ScMVP"]
 
-#: Version 2 stores the whole :class:`ScMVPConfig`; version 1 stored the model settings only.
-FORMAT_VERSION = 2
+#: Version 3 may hold a joint encoder without the chromatin branch (``encode_atac``), which
+#: older readers cannot build; version 2 stores the whole :class:`ScMVPConfig`; version 1 stored
+#: the model settings only.
+FORMAT_VERSION = 3
 # what a version-1 file that lacks a setting was trained with (atac_weight came after it)
 _VERSION1_ASSUMED = {"atac_weight": 1.0}
 
@@ -73,6 +76,8 @@ class ScMVP:
         self.features_: Dict[str, Optional[List[str]]] = {"rna": None, "atac": None}
         self.input_features_: Dict[str, Optional[List[str]]] = {"rna": None, "atac": None}
         self.batch_categories_: Optional[List[str]] = None
+        # split-half reliability of the training chromatin (view_signal.py); None without ATAC
+        self.atac_signal_: Optional[ViewSignal] = None
         self._train_data: Optional[CellData] = None
 
     def __getattr__(self, name: str):
@@ -138,6 +143,12 @@ class ScMVP:
             for view, x, names in (("rna", rna, rna_features), ("atac", atac, atac_features)))
         n = check_pair(rna_m.X if rna_m else None, atac_m.X if atac_m else None)
         self.batch_categories_ = self.component_graph_ = None  # a refit forgets the earlier fit
+        self.atac_signal_ = self._measure_atac_signal(atac_m, cfg.seed)
+        if cfg.modality == "joint" and cfg.encode_atac == "auto":
+            # every process builds the same encoder: rank 0 measured the chromatin, the others follow it
+            reads = distributed.broadcast_object(
+                None if self.atac_signal_ is None else self.atac_signal_.n_reproducible > 0)
+            cfg = cfg.replace(encode_atac=True if reads is None else bool(reads))
         onehot = self._batch_onehot(batch, n, fit=True)
         k = cfg.n_clusters  # None: chosen at the end of the warm-up (scmvp.train)
         if k is not None and k > n:
@@ -284,6 +295,27 @@ class ScMVP:
             if self._uses(view) and (rna if view == "rna" else atac) is None:
                 raise ScMVPInputError(f"modality={self.modality!r} needs the {view.upper()} matrix, but none was given.")
 
+    def _measure_atac_signal(self, atac_m: Optional[Matrix], seed: int) -> Optional[ViewSignal]:
+        """How many reproducible directions the training chromatin holds (rank 0 only); says
+        so when it holds none, since the chromatin then cannot shape the embedding."""
+        if atac_m is None or not distributed.is_main():
+            return None
+        signal = split_half_signal(atac_m.X, seed=seed)
+        if signal is None:  # too few cells or peaks to tell
+            return None
+        if self.verbose:
+            print(f"scMVP: the chromatin shows {signal}.")
+        if signal.n_reproducible == 0:
+            what = ("the joint encoder reads the RNA only (encode_atac='auto') and the embedding rests on it"
+                    if self.modality == "joint" and self.config.encode_atac == "auto"
+                    else "the embedding will rest on the RNA" if self.modality == "joint"
+                    else "an ATAC-only embedding will hold no cell-type structure")
+            warnings.warn(
+                f"scMVP: the ATAC counts show no cell-to-cell signal beyond their sampling noise ({signal}): "
+                f"{what}. Check that the peak matrix belongs to these cells and is not too sparse "
+                "(e.g. fragments per cell).", UserWarning, stacklevel=3)
+        return signal
+
     def _uses(self, view: str) -> bool:
         return self.modality in ("joint", view)
 
@@ -416,6 +448,8 @@ class ScMVP:
             "batch_categories": self.batch_categories_ or [],
             "history": {k: [float(x) for x in v] for k, v in self.history_.items()},
             "component_graph": None if self.component_graph_ is None else torch.from_numpy(self.component_graph_),
+            "atac_signal": None if self.atac_signal_ is None else torch.from_numpy(
+                np.append(self.atac_signal_.correlations, self.atac_signal_.null)),
         }
 
     @classmethod
@@ -430,9 +464,10 @@ class ScMVP:
         if state["format_version"] >= 2:
             # files written before the feature settings existed trained on every feature given,
             # and before warmup_atac_weight with atac_weight throughout; the features a model uses
-            # are stored with it, and these settings only steer training, so they change nothing here
+            # are stored with it, and these settings only steer training, so they change nothing here.
+            # Version 2 files always hold the encoder's chromatin branch (encode_atac=True).
             saved = state["config"]
-            config = ScMVPConfig.from_dict({"n_top_genes": None, "max_peaks": None,
+            config = ScMVPConfig.from_dict({"n_top_genes": None, "max_peaks": None, "encode_atac": True,
                                             "warmup_atac_weight": saved.get("atac_weight", 1.0), **saved})
         else:
             # version 1 kept the model settings only: training settings (which do not change a
@@ -453,6 +488,8 @@ class ScMVP:
         model.history_ = {k: list(v) for k, v in state["history"].items()}
         graph = state.get("component_graph")  # (format 1 has none: every component is a cluster)
         model.component_graph_ = None if graph is None else graph.numpy()
+        signal = state.get("atac_signal")  # absent in files written before it was measured
+        model.atac_signal_ = None if signal is None else ViewSignal(signal[:-1].numpy(), float(signal[-1]))
         sd = state["state_dict"]
         model.module = ScMVPModule(
             n_genes=len(feats.get("rna") or []), n_peaks=len(feats.get("atac") or []), config=config,

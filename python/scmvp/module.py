@@ -82,11 +82,15 @@ class ScMVPModule(nn.Module):
         H, d, nb = n_hidden, n_latent, n_batches
         self.register_buffer("idf", idf if idf is not None else torch.ones(max(n_peaks, 1)))
 
-        # encoders: the branches of the joint encoder, and single-view encoders q(z|x), q(z|y)
+        # encoders: the branches of the joint encoder (the chromatin's only with encode_atac;
+        # the fit resolves "auto", and an unresolved one reads it), and single-view encoders
+        # q(z|x), q(z|y)
+        self.encodes_atac = modality == "joint" and config.encode_atac is not False
         if modality == "joint":
             self.rna_branch = RNABranch(n_genes, H, dropout, mask)
-            self.atac_branch = ATACBranch(n_peaks, H, dropout, self_att)
-            self.joint_head = GaussianHead(2 * H + nb, H, d)
+            if self.encodes_atac:
+                self.atac_branch = ATACBranch(n_peaks, H, dropout, self_att)
+            self.joint_head = GaussianHead((2 if self.encodes_atac else 1) * H + nb, H, d)
         if self.use_rna:
             self.rna_encoder_branch = RNABranch(n_genes, H, dropout, mask)
             self.rna_head = GaussianHead(H + nb, H, d)
@@ -131,7 +135,9 @@ class ScMVPModule(nn.Module):
 
     def _encode(self, x_in, y_in, batch):
         if self.modality == "joint":
-            h = torch.cat([self.rna_branch(x_in), self.atac_branch(y_in)], dim=-1)
+            h = self.rna_branch(x_in)
+            if self.encodes_atac:
+                h = torch.cat([h, self.atac_branch(y_in)], dim=-1)
             return self.joint_head(self._cat(h, batch))
         if self.modality == "rna":
             return self.encode_rna(x_in, batch)

@@ -2,6 +2,7 @@
 bridge, the command line and saved models all read it."""
 import dataclasses
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ def test_every_consumer_reads_the_same_defaults(paired, capsys):
     assert bridge.defaults() == defaults
     assert set(bridge.settings_help()) == set(defaults) and all(bridge.settings_help().values())
     model = ScMVP(n_clusters=3, seed=0, **FAST).fit(*paired[:2], max_epochs=1)
-    assert model.trained_config == ScMVPConfig(n_clusters=3, n_hidden=32, max_epochs=1)
+    # the fit resolves encode_atac="auto" (this chromatin has reproducible signal)
+    assert model.trained_config == ScMVPConfig(n_clusters=3, n_hidden=32, max_epochs=1, encode_atac=True)
     assert model.module.config is model.trained_config
     assert bridge.model_info(model)["params"] == model.trained_config.to_dict()
     # the command line offers every setting, with the default from the config in its help
@@ -56,7 +58,14 @@ def test_config_round_trips_and_old_files_say_what_was_assumed(paired):
     assert ScMVPConfig.from_dict(cfg.to_dict()) == cfg
     model = ScMVP(n_clusters=3, seed=0, **FAST).fit(*paired[:2], max_epochs=1)
     state = torch.load(io.BytesIO(model.to_bytes()), weights_only=True)
-    assert state["format_version"] == 2 and state["config"] == model.trained_config.to_dict()
+    assert state["format_version"] == 3 and state["config"] == model.trained_config.to_dict()
+    # a format-2 file has no encode_atac: its encoder read the chromatin, and it loads as such
+    v2 = dict(state, format_version=2, config={k: v for k, v in state["config"].items() if k != "encode_atac"})
+    buf = io.BytesIO()
+    torch.save(v2, buf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ScMVP.from_bytes(buf.getvalue()).trained_config.encode_atac is True
     # a format-1 file kept the model settings only, without atac_weight in the oldest ones
     old = dict(state, format_version=1, scmvp_version="0.0.9")
     old["params"] = {k: v for k, v in state["config"].items()

@@ -51,6 +51,8 @@ test_that("RunSCMVP.Seurat validates assays, counts, cells, batch and arguments"
   expect_scmvp_error(RunSCMVP(obj, modality = "rna", impute = "atac"),
                      "impute = \"atac\" asks for ATAC imputation but modality = \"rna\" trains no ATAC view; use impute = \"rna\"")
   expect_scmvp_error(RunSCMVP(obj, cycle = "atac"), "cycle must be TRUE .*\"rna\" .*or FALSE, not \"atac\"")
+  expect_scmvp_error(RunSCMVP(obj, encode_atac = "sometimes"), "encode_atac must be \"auto\" .*TRUE or FALSE, not \"sometimes\"")
+  expect_identical(scMVP:::.check_settings(list(encode_atac = FALSE))$encode_atac, FALSE)
   expect_scmvp_error(RunSCMVP(obj, attention = NA), "attention must be TRUE, FALSE or some of \"rna_mask\"")
   expect_scmvp_error(RunSCMVP(obj, attention = c("gate", "mask")), "attention must be TRUE, FALSE .*not a vector of length 2")
   expect_identical(obj, before)
