@@ -3,17 +3,19 @@
 A cell type opens many peaks together, so two disjoint random halves of the peaks see the same
 cell-to-cell differences; the sampling noise of a sparse peak matrix (a few random peaks per
 cell) is independent between the halves. :func:`split_half_signal` reduces each half by LSI
-(the model's TF-IDF, a truncated SVD, the first, depth-driven component dropped) and measures
-how far the halves agree: the canonical correlations between the two embeddings. A direction
+(the model's TF-IDF, a truncated SVD, the first, depth-driven component dropped, and what a
+quadratic in the cells' log depth explains removed: depth is shared by the halves but is not
+signal) and measures how far the halves agree: the canonical correlations between the two embeddings. A direction
 whose split-half correlation is rho has a full-data reliability of 2 rho / (1 + rho)
 (Spearman-Brown); it carries more signal than noise when that is at least 1/2, i.e. rho >= 1/3
 (:data:`MIN_SPLIT_HALF_CORRELATION`). Directions must also beat the largest canonical
 correlation of the halves with the cells of one half shuffled (the same count of dimensions and
 cells with no shared signal), which guards small data sets.
 
-Measured on the data in ../shared/data (bench/RESULTS.md): 10x PBMC, 15 reproducible
-directions (top correlation 0.99); the same with 2% of the ATAC counts kept, 1 (0.83); SNARE-seq
-cortex, 3 (0.68); the cortex with 10% of its ATAC counts kept, none (0.14).
+Measured on the peaks a default fit trains on (bench/RESULTS.md, "Why the encoder may skip the
+chromatin"): 10x PBMC Multiome, 12 reproducible directions (top correlation 1.00); the same with
+2% of its ATAC counts kept, 1 (0.83); SNARE-seq cortex, 3 (0.68); the cortex with 10% of its
+ATAC counts kept, none (0.13).
 """
 from __future__ import annotations
 

@@ -114,3 +114,26 @@ def rna_and_noise():
     noise = sp.random(400, 1500, density=0.01, format="csr", random_state=0, dtype=np.float32)
     noise.data[:] = 1
     return rna, noise
+
+
+def test_bench_table_reports_what_the_fit_decides(tmp_path, capsys, rna_and_noise):
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from scmvp.io import PairedData, write_mtx_dir
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from atac_signal import main
+
+    rna, noise = rna_and_noise
+    _, atac, *_ = paired_groups(n_cells=400, n_genes=300, n_peaks=1500, atac_programs=3, seed=0)
+    cells = pd.DataFrame({"barcode": [f"c{i}" for i in range(400)], "cell_type": "x"})
+    genes, peaks = [f"G{i}" for i in range(300)], [f"chr1:{10 * i}-{10 * i + 5}" for i in range(1500)]
+    for name, y in (("programs", atac), ("noise", noise)):
+        write_mtx_dir(tmp_path / name, PairedData(rna, y.astype(np.float32), genes, peaks, cells))
+    assert main([str(tmp_path / "programs"), str(tmp_path / "noise")]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| programs") or r.startswith("| noise")]
+    assert rows[0].split(" | ")[2:3] == ["2"] and rows[0].split(" | ")[5] == "yes"
+    assert rows[1].split(" | ")[2:3] == ["0"] and rows[1].split(" | ")[5] == "no"
