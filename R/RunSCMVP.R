@@ -51,7 +51,9 @@
 #'   dgCMatrix or matrix with dimnames.
 #' @param ... Further model settings, by their Python names (the fields of the Python package's
 #'   `scmvp.ScMVPConfig`), e.g. `n_hidden`, `attention`, `cycle`, `prior`, `gate`,
-#'   `atac_weight`, `dropout`, `lr`, `batch_size`, `patience`, and `modality` (`"joint"`, or
+#'   `atac_weight`, `encode_atac` (`"auto"`: the joint encoder reads the chromatin only when
+#'   its peaks show reproducible cell-to-cell signal; `TRUE`/`FALSE` force it), `dropout`, `lr`,
+#'   `batch_size`, `patience`, and `modality` (`"joint"`, or
 #'   `"rna"` / `"atac"` for a single-view model, which needs only that view's counts). Each one
 #'   not given takes its Python default: [scmvp_defaults()] lists them all with their defaults
 #'   (`scmvp_defaults(help = TRUE)` says what each does).
