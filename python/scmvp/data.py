@@ -27,6 +27,7 @@ __all__ = [
     "SparseBatch",
     "log1p_input",
     "tfidf_log1p",
+    "tfidf_log1p_matrix",
     "tfidf_log1p_dense",
     "available_memory_bytes",
 ]
@@ -263,6 +264,20 @@ def log_normalise(X, scale: float = 1e4) -> sp.csr_matrix:
     x = x.multiply(scale / np.maximum(lib, 1e-12)[:, None]).tocsr()
     x.data = np.log1p(x.data)
     return x
+
+
+def tfidf_log1p_matrix(X, idf: np.ndarray) -> sp.csr_matrix:
+    """The encoder's ATAC transform, log1p(y / max(total(y), 1) * idf * 1e4), on a whole count
+    matrix as a float64 CSR matrix (:func:`tfidf_log1p` does it for a minibatch).
+
+    >>> tfidf_log1p_matrix(sp.csr_matrix([[1.0, 3.0]]), np.array([1e-4, 2e-4])).toarray().round(3)
+    array([[0.223, 0.916]])
+    """
+    y = sp.csr_matrix(X, dtype=np.float64)
+    lib = np.maximum(np.asarray(y.sum(axis=1)).ravel(), 1.0)
+    t = sp.csr_matrix(sp.diags(1.0 / lib) @ y @ sp.diags(np.asarray(idf, dtype=np.float64) * TFIDF_SCALE))
+    t.data = np.log1p(t.data)
+    return t
 
 
 @dataclass

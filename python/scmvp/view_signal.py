@@ -5,8 +5,8 @@ cell-to-cell differences; the sampling noise of a sparse peak matrix (a few rand
 cell) is independent between the halves. :func:`split_half_signal` reduces each half by LSI
 (the model's TF-IDF, a truncated SVD, the first, depth-driven component dropped, and what a
 quadratic in the cells' log depth explains removed: depth is shared by the halves but is not
-signal) and measures how far the halves agree: the canonical correlations between the two embeddings. A direction
-whose split-half correlation is rho has a full-data reliability of 2 rho / (1 + rho)
+signal) and measures how far the halves agree: the canonical correlations between the two
+embeddings. A direction whose split-half correlation is rho has a full-data reliability of 2 rho / (1 + rho)
 (Spearman-Brown); it carries more signal than noise when that is at least 1/2, i.e. rho >= 1/3
 (:data:`MIN_SPLIT_HALF_CORRELATION`). Directions must also beat the largest canonical
 correlation of the halves with the cells of one half shuffled (the same count of dimensions and
@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .data import TFIDF_SCALE, compute_idf
+from .data import compute_idf, tfidf_log1p_matrix
 
 __all__ = ["ViewSignal", "split_half_signal", "MIN_SPLIT_HALF_CORRELATION"]
 
@@ -73,16 +73,6 @@ class ViewSignal:
                 f"threshold {self.threshold:.2f})")
 
 
-def _tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """log1p(y / total(y) * idf * 1e4), the encoder's transform (:func:`scmvp.data.tfidf_log1p`)."""
-    y = sp.csr_matrix(counts, dtype=np.float64)
-    idf = compute_idf(y).astype(np.float64)
-    lib = np.maximum(np.asarray(y.sum(axis=1)).ravel(), 1.0)
-    t = sp.csr_matrix(sp.diags(1.0 / lib) @ y @ sp.diags(idf * TFIDF_SCALE))
-    t.data = np.log1p(t.data)
-    return t
-
-
 def _lsi(t: sp.csr_matrix, n_components: int, seed: int, depth: np.ndarray) -> np.ndarray:
     """Cells x components LSI embedding without its first component, with what a quadratic in
     the cells' log depth explains removed (depth is shared by the halves but is not signal)."""
@@ -128,7 +118,8 @@ def split_half_signal(counts, seed: int = 0, n_components: int = N_COMPONENTS) -
     halves = [np.sort(perm[: n_peaks // 2]), np.sort(perm[n_peaks // 2:])]
     depth = np.log1p(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel())
     depth = (depth - depth.mean()) / max(depth.std(), 1e-12)
-    a, b = (_lsi(_tfidf(counts[:, h]), n_components, seed, depth) for h in halves)
+    a, b = (_lsi(tfidf_log1p_matrix(counts[:, h], compute_idf(counts[:, h])), n_components, seed, depth)
+            for h in halves)
     correlations = _canonical_correlations(a, b)
     null = max(_canonical_correlations(a, b[rng.permutation(len(b))])[0] for _ in range(N_SHUFFLES))
     return ViewSignal(correlations, float(null))
