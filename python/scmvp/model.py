@@ -51,6 +51,10 @@ class ScMVP:
     The settings are available as ``model.config`` and, read-only, as attributes
     (``model.n_latent``).
 
+    After :meth:`fit`: ``n_clusters_`` (K), ``history_`` (losses by epoch), ``features_`` (the
+    features trained on) and ``atac_signal_`` (the chromatin's reproducible directions,
+    :func:`scmvp.view_signal.split_half_signal`, which ``encode_atac="auto"`` follows).
+
     Examples
     --------
     >>> import scmvp
