@@ -209,8 +209,11 @@ test_that("one source of truth: RunSCMVP() with no settings and Python's ScMVP()
   expect_lt(max(abs(emb - unname(res$embedding))), 1e-4)
   # the settings R's fit used are Python's defaults (K and the epochs aside) and Python's model's
   defaults <- scmvp_defaults()
-  same <- setdiff(names(defaults), c("n_clusters", "max_epochs", if (on_gpu) "device"))
+  # n_clusters and encode_atac ("auto") are resolved by the fit
+  same <- setdiff(names(defaults), c("n_clusters", "max_epochs", "encode_atac", if (on_gpu) "device"))
   expect_identical(res$params[same], defaults[same])
+  expect_identical(defaults$encode_atac, "auto")
+  expect_true(isTRUE(res$params$encode_atac) || isFALSE(res$params$encode_atac))
   expect_identical(res$params$max_epochs, 3L)
   expect_identical(res$params$n_clusters, as.integer(reticulate::py_to_r(model$n_clusters_)))
   info <- reticulate::py_to_r(scmvp_bridge()$model_info(model))
