@@ -43,9 +43,7 @@ def test_depth_alone_is_not_signal():
     assert split_half_signal(counts).n_reproducible == 0
 
 
-def test_backed_rows_and_subsample_agree_with_memory(tmp_path):
-    from scmvp.backed import BackedMatrix  # noqa: F401  (indexing by rows is all it needs)
-
+def test_backed_rows_and_subsample_agree_with_memory(monkeypatch):
     _, atac, *_ = paired_groups(n_cells=800, atac_programs=3, seed=2)
 
     class Rows:  # a matrix that can only be indexed by rows, as a BackedMatrix
@@ -57,6 +55,13 @@ def test_backed_rows_and_subsample_agree_with_memory(tmp_path):
     a, b = split_half_signal(atac, seed=3), split_half_signal(Rows(), seed=3)
     np.testing.assert_allclose(a.correlations, b.correlations)
     assert split_half_signal(atac[:10]) is None  # too few cells to tell
+    # above the cell cap, the same random subset of rows from memory or from a file
+    import scmvp.view_signal as vs
+
+    monkeypatch.setattr(vs, "MAX_SIGNAL_CELLS", 400)
+    c, d = split_half_signal(atac, seed=3), split_half_signal(Rows(), seed=3)
+    np.testing.assert_allclose(c.correlations, d.correlations)
+    assert len(c.correlations) == 4 and c.n_reproducible == 2  # one component per 100 of the 400 cells
 
 
 def test_fit_reports_the_signal_and_warns_without_it(tmp_path):
