@@ -102,13 +102,11 @@ def test_chromatin_without_signal_is_not_encoded(tmp_path, rna_and_noise):
 
 def test_encode_atac_is_validated_and_parsed():
     from scmvp import ScMVPConfig
-    from scmvp.cli import _config_from_args, main  # noqa: F401
+    from scmvp.cli import _setting_type
 
     with pytest.raises(ValueError, match="encode_atac must be 'auto', True or False"):
         ScMVPConfig(encode_atac="sometimes")
     assert ScMVPConfig(encode_atac=np.bool_(False)).encode_atac is False
-    from scmvp.cli import _setting_type
-
     parse = _setting_type("encode_atac", "auto")
     assert (parse("false"), parse("TRUE"), parse("auto")) == (False, True, "auto")
 
